@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages the build, the tests and the local services need.
+# Idempotent: prints nothing and changes nothing when every package is already installed.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ make cmake pkg-config
+  # design-card libraries
+  librabbitmq-dev libmysqlcppconn-dev libcfitsio-dev libsep-dev
+  nlohmann-json3-dev libspdlog-dev libeigen3-dev libcli11-dev
+  googletest libgtest-dev libgmock-dev
+  # local services for the main job and the integration tests
+  mariadb-server mariadb-client rabbitmq-server
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup-deps: installing ${missing[*]}"
+if [[ $EUID -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "setup-deps: missing packages (${missing[*]}) and not root: run this script as root" >&2
+    exit 1
+  fi
+else
+  sudo=()
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup-deps: done"

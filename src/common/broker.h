@@ -1,0 +1,136 @@
+#pragma once
+// The broker client: RAII over rabbitmq-c 0.11 with one channel per connection. A connection
+// is not thread-safe and services heartbeats only inside library calls, so it belongs to one
+// thread that calls into it at least every few seconds (next_delivery / wait_for_confirms).
+// Nothing reconnects behind the caller's back: any BrokerError means "drop this connection,
+// make a new one, redeclare, republish what was not confirmed".
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/config.h"
+#include "common/errors.h"
+
+struct amqp_connection_state_t_;
+struct amqp_frame_t_;
+
+namespace tianyu::broker {
+
+class BrokerError : public Error {
+ public:
+  BrokerError(const std::string& message, bool connection_lost)
+      : Error(message), connection_lost_(connection_lost) {}
+  // The connection is unusable and must be replaced; the operation may be redone.
+  bool connection_lost() const noexcept { return connection_lost_; }
+  bool retryable() const noexcept override { return connection_lost_; }
+
+ private:
+  bool connection_lost_;
+};
+
+struct QueueOptions {
+  bool durable = true;
+  bool quorum = false;                    // x-queue-type = quorum
+  std::string dead_letter_exchange;       // x-dead-letter-exchange (empty: none)
+  std::string dead_letter_routing_key;    // x-dead-letter-routing-key
+  std::optional<int> delivery_limit;      // x-delivery-limit (quorum queues only)
+};
+
+struct PublishOptions {
+  bool persistent = true;
+  bool mandatory = true;   // an unroutable message comes back instead of vanishing
+  std::string message_id;  // carried to the consumer; also how returns are matched
+  std::string content_type = "application/json";
+};
+
+struct Delivery {
+  std::uint64_t delivery_tag = 0;
+  bool redelivered = false;
+  std::string exchange;
+  std::string routing_key;
+  std::string message_id;
+  std::string body;
+};
+
+// Outcome of the confirms awaited so far, by publish sequence number.
+struct Confirms {
+  std::set<std::uint64_t> acked;     // stored by the broker (on disk when persistent+durable)
+  std::set<std::uint64_t> nacked;    // refused by the broker: publish again
+  std::set<std::uint64_t> returned;  // unroutable (no such queue): acked but not stored
+  std::set<std::uint64_t> pending;   // no answer before the deadline
+};
+
+struct Settings {
+  std::string host = "127.0.0.1";
+  int port = 5672;
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+  int heartbeat_s = 15;
+  int rpc_timeout_ms = 10000;
+};
+
+Settings settings_from(const BrokerConfig& config);
+
+class Connection {
+ public:
+  // Connects, logs in and opens channel 1. `name` shows in the broker's connection list.
+  Connection(Settings settings, std::string_view name);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void declare_exchange(const std::string& name, const std::string& type, bool durable = true);
+  // Idempotent when the options are the same each time (different ones are a channel error).
+  void declare_queue(const std::string& name, const QueueOptions& options = {});
+  void bind_queue(const std::string& queue, const std::string& exchange,
+                  const std::string& routing_key);
+  void delete_queue(const std::string& name);
+  // Messages ready in the queue (passive declare); throws when the queue does not exist.
+  std::uint32_t message_count(const std::string& queue);
+
+  // Puts the channel in confirm mode; publish() then returns a sequence number per message.
+  void enable_confirms();
+  std::uint64_t publish(const std::string& exchange, const std::string& routing_key,
+                        std::string_view body, const PublishOptions& options = {});
+  // Reads broker frames until every outstanding publish is settled or the timeout passes.
+  // Settled sequence numbers are reported once and forgotten.
+  Confirms wait_for_confirms(std::chrono::milliseconds timeout);
+  std::size_t unconfirmed() const noexcept { return outstanding_.size(); }
+
+  // Starts consuming with manual acks and at most `prefetch` unacked deliveries.
+  void consume(const std::string& queue, std::uint16_t prefetch);
+  // The next delivery, or nullopt when none arrives within the timeout.
+  std::optional<Delivery> next_delivery(std::chrono::milliseconds timeout);
+  void ack(std::uint64_t delivery_tag);
+  // requeue=false sends the message to the queue's dead-letter exchange (if any).
+  void reject(std::uint64_t delivery_tag, bool requeue);
+
+ private:
+  void check_rpc(const std::string& what);
+  void handle_frame(const ::amqp_frame_t_& frame);
+  void read_buffered_delivery(const ::amqp_frame_t_& frame);
+  void settle(std::uint64_t tag, bool multiple, std::set<std::uint64_t>& into);
+  void reopen_channel();
+  [[noreturn]] void fail(const std::string& what, int status);
+
+  Settings settings_;
+  std::string name_;
+  amqp_connection_state_t_* conn_ = nullptr;
+  bool alive_ = false;
+  bool confirms_ = false;
+  std::uint64_t next_seq_ = 1;
+  std::set<std::uint64_t> outstanding_;
+  std::set<std::uint64_t> returned_unsettled_;
+  std::map<std::uint64_t, std::string> message_id_by_seq_;
+  std::map<std::string, std::uint64_t> seq_by_message_id_;
+  Confirms settled_;
+  std::deque<Delivery> buffered_;
+};
+
+}  // namespace tianyu::broker

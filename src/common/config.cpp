@@ -1,0 +1,209 @@
+#include "common/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+
+namespace tianyu {
+namespace {
+
+using json = nlohmann::json;
+
+struct IntRange {
+  int min;
+  int max;
+};
+
+// One configurable value: where it lives in the struct and what it may hold.
+struct Field {
+  std::string path;
+  std::variant<std::string*, int*> target;
+  IntRange range{0, 0};                   // for ints
+  std::vector<std::string> choices = {};  // for strings; empty = any non-empty text
+  bool may_be_empty = false;
+};
+
+std::vector<Field> fields_of(Config& c) {
+  const std::vector<std::string> levels = {"trace", "debug", "info",    "warn",
+                                           "error", "critical", "off"};
+  return {
+      {"db.host", &c.db.host},
+      {"db.port", &c.db.port, {1, 65535}},
+      {"db.user", &c.db.user},
+      {"db.password", &c.db.password, {}, {}, true},
+      {"db.name", &c.db.name},
+      {"db.connect_timeout_s", &c.db.connect_timeout_s, {1, 3600}},
+      {"db.read_timeout_s", &c.db.read_timeout_s, {1, 86400}},
+      {"db.lock_wait_timeout_s", &c.db.lock_wait_timeout_s, {1, 3600}},
+      {"broker.host", &c.broker.host},
+      {"broker.port", &c.broker.port, {1, 65535}},
+      {"broker.user", &c.broker.user},
+      {"broker.password", &c.broker.password, {}, {}, true},
+      {"broker.vhost", &c.broker.vhost},
+      {"broker.heartbeat_s", &c.broker.heartbeat_s, {0, 3600}},
+      {"broker.rpc_timeout_ms", &c.broker.rpc_timeout_ms, {100, 600000}},
+      {"site", &c.site},
+      {"group", &c.group},
+      {"log.level", &c.log.level, {}, levels},
+      {"log.format", &c.log.format, {}, {"text", "json"}},
+  };
+}
+
+std::string where(const std::optional<std::filesystem::path>& file) {
+  return file ? file->string() : std::string("configuration");
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// Site and group names become queue names and directory names: keep them to a safe alphabet.
+bool is_identifier(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
+  });
+}
+
+void check_string(const Field& f, const std::string& value, const std::string& origin) {
+  if (value.empty() && !f.may_be_empty) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' must not be empty");
+  }
+  if (!f.choices.empty() &&
+      std::find(f.choices.begin(), f.choices.end(), value) == f.choices.end()) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' is '" + value +
+                                  "', expected one of: " + join(f.choices));
+  }
+  if ((f.path == "site" || f.path == "group") && !is_identifier(value)) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' is '" + value +
+                                  "', expected 1-64 characters of [A-Za-z0-9_.-]");
+  }
+}
+
+void check_int(const Field& f, long long value, const std::string& origin) {
+  if (value < f.range.min || value > f.range.max) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' is " + std::to_string(value) +
+                                  ", expected an integer in [" + std::to_string(f.range.min) +
+                                  ", " + std::to_string(f.range.max) + "]");
+  }
+}
+
+void assign_from_json(const Field& f, const json& value, const std::string& origin) {
+  if (auto* s = std::get_if<std::string*>(&f.target)) {
+    if (!value.is_string()) {
+      throw ConfigError(f.path, origin + ": field '" + f.path + "' must be a string, got " +
+                                    value.type_name());
+    }
+    check_string(f, value.get<std::string>(), origin);
+    **s = value.get<std::string>();
+  } else {
+    if (!value.is_number_integer()) {
+      throw ConfigError(f.path, origin + ": field '" + f.path + "' must be an integer, got " +
+                                    value.type_name());
+    }
+    const auto v = value.get<long long>();
+    check_int(f, v, origin);
+    *std::get<int*>(f.target) = static_cast<int>(v);
+  }
+}
+
+void assign_from_env(const Field& f, const std::string& var, const std::string& text) {
+  const std::string origin = "environment variable " + var;
+  if (auto* s = std::get_if<std::string*>(&f.target)) {
+    check_string(f, text, origin);
+    **s = text;
+    return;
+  }
+  long long v = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    throw ConfigError(f.path, origin + " (field '" + f.path + "') is '" + text +
+                                  "', expected an integer");
+  }
+  check_int(f, v, origin);
+  *std::get<int*>(f.target) = static_cast<int>(v);
+}
+
+void apply_object(const json& object, const std::string& prefix, std::vector<Field>& fields,
+                  const std::string& origin) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_object()) {
+      apply_object(value, path, fields, origin);
+      continue;
+    }
+    auto it = std::find_if(fields.begin(), fields.end(),
+                           [&](const Field& f) { return f.path == path; });
+    if (it == fields.end()) {
+      throw ConfigError(path, origin + ": unknown field '" + path + "'");
+    }
+    assign_from_json(*it, value, origin);
+  }
+}
+
+json parse_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    throw ConfigError("", file.string() + ": cannot open configuration file");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw ConfigError("", file.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+EnvLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+  };
+}
+
+std::string env_name_for(const std::string& field_path) {
+  std::string name = "TIANYU_";
+  for (char ch : field_path) {
+    name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return name;
+}
+
+std::vector<std::string> config_field_paths() {
+  Config scratch;
+  std::vector<std::string> paths;
+  for (const auto& f : fields_of(scratch)) paths.push_back(f.path);
+  return paths;
+}
+
+Config load_config(const std::optional<std::filesystem::path>& file, const EnvLookup& env) {
+  Config config;
+  auto fields = fields_of(config);
+  if (file) {
+    const json root = parse_file(*file);
+    if (!root.is_object()) {
+      throw ConfigError("", where(file) + ": the top level must be a JSON object");
+    }
+    apply_object(root, "", fields, where(file));
+  }
+  for (const auto& f : fields) {
+    const std::string var = env_name_for(f.path);
+    if (auto value = env(var)) assign_from_env(f, var, *value);
+  }
+  return config;
+}
+
+}  // namespace tianyu

@@ -1,0 +1,152 @@
+#include "common/db.h"
+
+#include <cstdint>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "support/live_services.h"
+
+namespace tianyu::db {
+namespace {
+
+class LiveDb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TIANYU_REQUIRE_LIVE_SERVICES();
+    scratch_ = std::make_unique<test::ScratchDatabase>(test::live_config()->db);
+    Connection c(scratch_->settings());
+    c.execute(
+        "CREATE TABLE frame (id BIGINT UNSIGNED PRIMARY KEY, name VARCHAR(64) NOT NULL, "
+        "exptime DOUBLE NULL) ENGINE=InnoDB");
+  }
+  std::int64_t count(Connection& c) { return c.query_one("SELECT COUNT(*) FROM frame").i64(0); }
+
+  std::unique_ptr<test::ScratchDatabase> scratch_;
+};
+
+TEST_F(LiveDb, CommittedTransactionIsVisibleToAnotherSession) {
+  Connection writer(scratch_->settings());
+  Connection reader(scratch_->settings());
+  {
+    Transaction tx(writer);
+    writer.execute("INSERT INTO frame (id, name, exptime) VALUES (?, ?, ?)",
+                   {std::uint64_t{1}, std::string("HATP-32-0001"), 60.0});
+    writer.execute("INSERT INTO frame (id, name, exptime) VALUES (?, ?, ?)",
+                   {std::uint64_t{2}, std::string("HATP-32-0002"), 60.0});
+    EXPECT_EQ(count(reader), 0) << "uncommitted rows must not be visible (READ COMMITTED)";
+    tx.commit();
+  }
+  EXPECT_EQ(count(reader), 2);
+  const Rows rows = reader.query("SELECT id, name, exptime FROM frame ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].u64(0), 2u);
+  EXPECT_EQ(rows[1].str(1), "HATP-32-0002");
+  EXPECT_DOUBLE_EQ(rows[1].f64(2), 60.0);
+}
+
+TEST_F(LiveDb, RollbackLeavesNothing) {
+  Connection c(scratch_->settings());
+  {
+    Transaction tx(c);
+    c.execute("INSERT INTO frame (id, name) VALUES (?, ?)", {std::uint64_t{1}, std::string("a")});
+    tx.rollback();
+  }
+  EXPECT_EQ(count(c), 0);
+  {
+    Transaction tx(c);  // leaves scope without commit: the destructor rolls back
+    c.execute("INSERT INTO frame (id, name) VALUES (?, ?)", {std::uint64_t{2}, std::string("b")});
+  }
+  EXPECT_EQ(count(c), 0);
+  Connection other(scratch_->settings());
+  EXPECT_EQ(count(other), 0);
+}
+
+TEST_F(LiveDb, ExceptionInsideTransactionRollsBackEarlierStatements) {
+  Connection c(scratch_->settings());
+  EXPECT_THROW(
+      {
+        Transaction tx(c);
+        c.execute("INSERT INTO frame (id, name) VALUES (?, ?)",
+                  {std::uint64_t{7}, std::string("first")});
+        c.execute("INSERT INTO frame (id, name) VALUES (?, ?)",  // duplicate key
+                  {std::uint64_t{7}, std::string("again")});
+        tx.commit();
+      },
+      DbError);
+  EXPECT_EQ(count(c), 0);
+}
+
+TEST_F(LiveDb, ValuesRoundTripExactly) {
+  Connection c(scratch_->settings());
+  constexpr auto kMaxId = std::numeric_limits<std::uint64_t>::max();
+  c.execute("INSERT INTO frame (id, name, exptime) VALUES (?, ?, ?)",
+            {kMaxId, std::string("ünïcode ☉ 'quoted'"), 0.1});
+  c.execute("INSERT INTO frame (id, name, exptime) VALUES (?, ?, ?)",
+            {std::uint64_t{3}, std::string("no exposure"), nullptr});
+  const Row top = c.query_one("SELECT id, name, exptime FROM frame WHERE id = ?", {kMaxId});
+  EXPECT_EQ(top.u64(0), kMaxId);
+  EXPECT_EQ(top.str(1), "ünïcode ☉ 'quoted'");
+  EXPECT_EQ(top.f64(2), 0.1);  // bit-exact, not approximately
+  const Row null_row = c.query_one("SELECT exptime FROM frame WHERE id = ?", {std::uint64_t{3}});
+  EXPECT_TRUE(null_row.is_null(0));
+  EXPECT_FALSE(null_row.opt_str(0).has_value());
+}
+
+TEST_F(LiveDb, DuplicateKeyIsAPermanentError) {
+  Connection c(scratch_->settings());
+  c.execute("INSERT INTO frame (id, name) VALUES (?, ?)", {std::uint64_t{1}, std::string("a")});
+  try {
+    c.execute("INSERT INTO frame (id, name) VALUES (?, ?)", {std::uint64_t{1}, std::string("a")});
+    FAIL() << "expected a duplicate-key error";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.code(), 1062);
+    EXPECT_FALSE(e.retryable());
+    EXPECT_NE(std::string(e.what()).find("INSERT INTO frame"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LiveDb, SessionIsUtcStrictAndReadCommitted) {
+  Connection c(scratch_->settings());
+  const Row r = c.query_one("SELECT @@session.time_zone, @@session.tx_isolation, @@session.sql_mode, "
+                            "@@session.innodb_lock_wait_timeout");
+  EXPECT_EQ(r.str(0), "+00:00");
+  EXPECT_EQ(r.str(1), "READ-COMMITTED");
+  EXPECT_NE(r.str(2).find("STRICT_ALL_TABLES"), std::string::npos);
+  EXPECT_EQ(r.i64(3), test::live_config()->db.lock_wait_timeout_s);
+}
+
+TEST_F(LiveDb, LostSessionIsRetryableAndReconnectRecovers) {
+  Connection victim(scratch_->settings());
+  Connection killer(scratch_->settings());
+  const auto id = victim.query_one("SELECT CONNECTION_ID()").u64(0);
+  killer.execute("KILL CONNECTION " + std::to_string(id));
+  try {
+    victim.query("SELECT 1");
+    FAIL() << "a killed session must report an error";
+  } catch (const DbError& e) {
+    EXPECT_TRUE(e.connection_lost()) << e.what();
+    EXPECT_TRUE(e.retryable());
+  }
+  EXPECT_FALSE(victim.ping());
+  victim.reconnect();
+  EXPECT_EQ(victim.query_one("SELECT 6 * 7").i64(0), 42);
+}
+
+TEST(Db, RefusedConnectionIsRetryableAndNamesTheServer) {
+  Settings s;
+  s.host = "127.0.0.1";
+  s.port = 1;  // nothing listens on loopback port 1
+  s.user = "nobody";
+  s.connect_timeout_s = 2;
+  try {
+    Connection c(s);
+    FAIL() << "expected a connection error";
+  } catch (const DbError& e) {
+    EXPECT_TRUE(e.connection_lost()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tianyu::db
