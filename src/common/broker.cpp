@@ -224,7 +224,8 @@ void Connection::declare_queue(const std::string& name, const QueueOptions& opti
     args.push_back(string_entry("x-dead-letter-routing-key", options.dead_letter_routing_key));
   }
   if (options.delivery_limit) args.push_back(i64_entry("x-delivery-limit", *options.delivery_limit));
-  amqp_queue_declare(conn_, kChannel, bytes(name), 0, options.durable, 0, 0, table_of(args));
+  amqp_queue_declare(conn_, kChannel, bytes(name), 0, options.durable, options.exclusive,
+                     options.auto_delete, table_of(args));
   check_rpc("declaring queue '" + name + "'");
 }
 

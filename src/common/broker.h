@@ -35,6 +35,8 @@ class BrokerError : public Error {
 
 struct QueueOptions {
   bool durable = true;
+  bool exclusive = false;                 // only this connection; deleted with it
+  bool auto_delete = false;
   bool quorum = false;                    // x-queue-type = quorum
   std::string dead_letter_exchange;       // x-dead-letter-exchange (empty: none)
   std::string dead_letter_routing_key;    // x-dead-letter-routing-key

@@ -36,9 +36,29 @@ struct LogConfig {
   std::string format = "text";
 };
 
+// tianyu-manager: how often it looks for work and how it retries.
+struct ManagerConfig {
+  int poll_interval_ms = 50;       // longest wait between claims when no kick arrives
+  int claim_batch = 500;           // processes claimed per transaction
+  int confirm_timeout_ms = 5000;   // unconfirmed publishes are republished after this
+  int sweep_interval_ms = 500;     // expired leases and due retries
+  int retry_base_ms = 1000;        // back-off before attempt n+1: base * 2^(n-1), capped
+  int retry_max_ms = 60000;
+};
+
+// tianyu-consumer: how much it runs at once and how long a claim lives without a heartbeat.
+struct ConsumerConfig {
+  int workers = 2;       // worker threads, each with its own database connection
+  int prefetch = 0;      // unacked deliveries; 0 means equal to workers
+  int lease_s = 30;      // a running process whose lease is this old is given to another
+  std::string site_root; // empty: the site's root_path recorded in the database
+};
+
 struct Config {
   DbConfig db;
   BrokerConfig broker;
+  ManagerConfig manager;
+  ConsumerConfig consumer;
   std::string site = "local";
   std::string group = "general";
   LogConfig log;

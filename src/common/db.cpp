@@ -311,6 +311,13 @@ Rows Connection::query(std::string_view sql, std::initializer_list<Param> params
 
 Rows Connection::query(std::string_view sql, const std::vector<Param>& params) {
   try {
+    if (params.empty()) {
+      // Generated SQL (id lists) goes by the text protocol instead of filling the cache.
+      if (!conn_) open();
+      std::unique_ptr<sql::Statement> stmt(conn_->createStatement());
+      std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery(std::string(sql)));
+      return fetch_all(*rs);
+    }
     auto& stmt = prepare(sql);
     bind(stmt, params);
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());

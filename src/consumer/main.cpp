@@ -1,10 +1,25 @@
-// tianyu-consumer: Runs the processes queued for its (site, group).
-// This version checks its configuration and connectivity; the daemon loop arrives with the
-// process-management work.
+// tianyu-consumer: runs the processes queued for its (site, group). One binary for every site
+// and group: the configuration says which.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <iostream>
+#include <random>
+
+#include <spdlog/fmt/fmt.h>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
+#include "consumer/consumer.h"
+
+namespace {
+std::atomic<int> g_stop_requests{0};
+extern "C" void on_signal(int) {
+  // The first signal drains gracefully; a second one means "now".
+  if (g_stop_requests.fetch_add(1) >= 1) ::_exit(130);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Runs the processes queued for its (site, group).", "tianyu-consumer"};
@@ -16,12 +31,19 @@ int main(int argc, char** argv) {
 
   return tianyu::cli::run(app, argc, argv, [&] {
     const auto config = tianyu::cli::load_and_log(options, "tianyu-consumer");
-    if (!check) {
-      std::cerr << "tianyu-consumer: the daemon loop is not part of this version yet; "
-                   "use --check to test configuration and connectivity\n";
-      return static_cast<int>(tianyu::cli::kUsage);
+    if (check) {
+      std::cout << tianyu::check_connectivity(config, "tianyu-consumer") << "\n";
+      return static_cast<int>(tianyu::cli::kOk);
     }
-    std::cout << tianyu::check_connectivity(config, "tianyu-consumer") << "\n";
+    char host[256] = "host";
+    ::gethostname(host, sizeof host - 1);
+    const std::string id = fmt::format("{}-{}-{:04x}", host, ::getpid(),
+                                       std::random_device{}() & 0xFFFF);
+    tianyu::consumer::StepRegistry registry;
+    tianyu::consumer::register_diagnostic_steps(registry);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    tianyu::consumer::Consumer(config, std::move(registry), id).run(g_stop_requests);
     return static_cast<int>(tianyu::cli::kOk);
   });
 }

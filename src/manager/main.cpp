@@ -1,13 +1,25 @@
-// tianyu-manager: Dispatches ready processes from the database to the per-(site, group) queues.
-// This version checks its configuration and connectivity; the daemon loop arrives with the
-// process-management work.
+// tianyu-manager: dispatches ready processes from the database to the per-(site, group) queues.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <iostream>
+#include <random>
+
+#include <spdlog/fmt/fmt.h>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
+#include "manager/manager.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Dispatches ready processes from the database to the per-(site, group) queues.", "tianyu-manager"};
+  CLI::App app{"Dispatches ready processes from the database to the per-(site, group) queues.",
+               "tianyu-manager"};
   tianyu::cli::CommonOptions options;
   tianyu::cli::add_common_options(app, options);
   bool check = false;
@@ -16,12 +28,17 @@ int main(int argc, char** argv) {
 
   return tianyu::cli::run(app, argc, argv, [&] {
     const auto config = tianyu::cli::load_and_log(options, "tianyu-manager");
-    if (!check) {
-      std::cerr << "tianyu-manager: the daemon loop is not part of this version yet; "
-                   "use --check to test configuration and connectivity\n";
-      return static_cast<int>(tianyu::cli::kUsage);
+    if (check) {
+      std::cout << tianyu::check_connectivity(config, "tianyu-manager") << "\n";
+      return static_cast<int>(tianyu::cli::kOk);
     }
-    std::cout << tianyu::check_connectivity(config, "tianyu-manager") << "\n";
+    char host[256] = "host";
+    ::gethostname(host, sizeof host - 1);
+    const std::string id = fmt::format("{}-{}-{:04x}", host, ::getpid(),
+                                       std::random_device{}() & 0xFFFF);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    tianyu::manager::Manager(config, id).run(g_stop);
     return static_cast<int>(tianyu::cli::kOk);
   });
 }

@@ -1,16 +1,27 @@
-// tianyu-publish: the operator's command line. Today: schema migrations. Publishing processes
-// and DAGs arrives with the process-management work.
+// tianyu-publish: the operator's command line. Publishes processes (one, or a DAG in one
+// transaction), registers sites and groups, reports status, retries failures, migrates the
+// schema.
+#include <fstream>
 #include <iostream>
 
-#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/cli.h"
 #include "common/db.h"
+#include "common/errors.h"
 #include "common/migrations.h"
+#include "publisher/publisher.h"
 
 namespace {
 
-int migrate(const tianyu::Config& config) {
+using tianyu::Config;
+using json = nlohmann::json;
+
+tianyu::db::Connection connect(const Config& config) {
+  return tianyu::db::Connection(tianyu::db::settings_from(config.db));
+}
+
+int migrate(const Config& config) {
   const auto report = tianyu::db::migrate(tianyu::db::settings_from(config.db));
   if (report.applied.empty()) {
     std::cout << "schema of database '" << config.db.name << "' is up to date at version "
@@ -24,13 +35,46 @@ int migrate(const tianyu::Config& config) {
   return tianyu::cli::kOk;
 }
 
-int version(const tianyu::Config& config) {
-  tianyu::db::Connection db(tianyu::db::settings_from(config.db));
+int version(const Config& config) {
+  auto db = connect(config);
   const auto& known = tianyu::db::embedded_migrations();
   std::cout << "database '" << config.db.name << "' schema version "
             << tianyu::db::schema_version(db) << "; this binary knows up to version "
             << (known.empty() ? 0 : known.back().version) << "\n";
   return tianyu::cli::kOk;
+}
+
+json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw tianyu::InputError(path + ": cannot open");
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw tianyu::InputError(path + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+void print_status(const json& s) {
+  std::cout << "processes: " << s["total"].get<long long>() << "\n";
+  for (const auto& [state, n] : s["counts"].items()) {
+    if (n.get<long long>() > 0) std::cout << "  " << state << ": " << n << "\n";
+  }
+  for (const char* section : {"by_group", "by_command"}) {
+    std::cout << (std::string(section) == "by_group" ? "per site/group:\n" : "per command:\n");
+    for (const auto& [name, counts] : s[section].items()) {
+      std::cout << "  " << name << ":";
+      for (const auto& [state, n] : counts.items()) std::cout << " " << state << "=" << n;
+      std::cout << "\n";
+    }
+  }
+  if (!s["failed"].empty()) {
+    std::cout << "failed:\n";
+    for (const auto& f : s["failed"]) {
+      std::cout << "  " << f["process_id"] << " " << f["command"].get<std::string>() << " ("
+                << f["site"].get<std::string>() << "/" << f["group"].get<std::string>()
+                << ", attempt " << f["attempt"] << "): " << f["error"].get<std::string>() << "\n";
+    }
+  }
 }
 
 }  // namespace
@@ -47,10 +91,77 @@ int main(int argc, char** argv) {
   auto* db_migrate = db->add_subcommand("migrate", "Apply pending schema migrations (idempotent)");
   auto* db_version = db->add_subcommand("version", "Show the applied schema version");
 
+  std::string site_name, site_root, site_host, group_name;
+  auto* site = app.add_subcommand("site", "Register sites");
+  site->require_subcommand(1);
+  auto* site_add = site->add_subcommand("add", "Register a site (or update its root); idempotent");
+  site_add->add_option("name", site_name, "Site name")->required();
+  site_add->add_option("--root", site_root, "File-system root of the site")->required();
+  site_add->add_option("--host", site_host, "Host address of the site");
+  auto* group = app.add_subcommand("group", "Register groups");
+  group->require_subcommand(1);
+  auto* group_add = group->add_subcommand("add", "Register a group of a site; idempotent");
+  group_add->add_option("--site", site_name, "Site of the group")->required();
+  group_add->add_option("name", group_name, "Group name")->required();
+
+  tianyu::publisher::ProcessSpec one;
+  std::string one_params = "{}";
+  std::vector<std::uint64_t> one_deps;
+  auto* process = app.add_subcommand("process", "Publish one process; prints its id");
+  process->add_option("command", one.command, "Process command (step type)")->required();
+  process->add_option("--site", one.site, "Site that must run it")->required();
+  process->add_option("--group", one.group, "Group that must run it")->required();
+  process->add_option("--params", one_params, "Parameters as a JSON object");
+  process->add_option("--depends-on", one_deps, "Existing process ids it waits for");
+  process->add_option("--max-attempts", one.max_attempts, "Attempts before it fails for good");
+
+  std::string dag_file;
+  auto* dag = app.add_subcommand(
+      "dag", "Publish a JSON array of processes in one transaction; prints key -> id as JSON");
+  dag->add_option("file", dag_file, "DAG file")->required()->check(CLI::ExistingFile);
+
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Counts per state, per command, per site/group");
+  status->add_flag("--json", status_json, "Machine-readable output");
+
+  std::uint64_t retry_id = 0;
+  auto* retry = app.add_subcommand("retry", "Re-run a failed process and revive its dependents");
+  retry->add_option("process_id", retry_id, "The failed process")->required();
+
   return tianyu::cli::run(app, argc, argv, [&] {
     const auto config = tianyu::cli::load_and_log(options, "tianyu-publish");
     if (*db_migrate) return migrate(config);
     if (*db_version) return version(config);
-    return static_cast<int>(tianyu::cli::kUsage);
+    auto c = connect(config);
+    tianyu::ProcessIdGenerator ids;
+    if (*site_add) {
+      tianyu::publisher::ensure_site(c, site_name, site_root, site_host);
+      std::cout << "site '" << site_name << "' root " << site_root << "\n";
+    } else if (*group_add) {
+      tianyu::publisher::ensure_group(c, site_name, group_name);
+      std::cout << "group '" << group_name << "' of site '" << site_name << "'\n";
+    } else if (*process) {
+      one.key = one.command;
+      one.params = json::parse(one_params);
+      for (auto d : one_deps) one.depends_on.emplace_back(d);
+      std::cout << tianyu::publisher::publish(c, {one}, ids).at(one.key) << "\n";
+    } else if (*dag) {
+      const auto batch = tianyu::publisher::parse_dag(read_json_file(dag_file), dag_file);
+      json out = json::object();
+      for (const auto& [key, id] : tianyu::publisher::publish(c, batch, ids)) out[key] = id;
+      std::cout << out.dump() << "\n";
+    } else if (*status) {
+      const auto s = tianyu::publisher::status(c);
+      if (status_json) {
+        std::cout << s.dump() << "\n";
+      } else {
+        print_status(s);
+      }
+    } else if (*retry) {
+      const int revived = tianyu::publisher::retry(c, retry_id);
+      std::cout << "process " << retry_id << " is ready again; " << revived
+                << " cancelled dependents revived\n";
+    }
+    return static_cast<int>(tianyu::cli::kOk);
   });
 }

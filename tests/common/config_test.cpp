@@ -97,8 +97,10 @@ TEST(Config, EveryFieldHasItsEnvironmentVariable) {
   EXPECT_EQ(env_name_for("site"), "TIANYU_SITE");
   // Setting each variable to a valid value must be accepted for every known field.
   for (const auto& path : config_field_paths()) {
-    const bool numeric = path.ends_with("port") || path.ends_with("_s") || path.ends_with("_ms");
-    std::string value = numeric ? "1000" : "abc";
+    const bool numeric = path.ends_with("port") || path.ends_with("_s") ||
+                         path.ends_with("_ms") || path.ends_with("claim_batch") ||
+                         path.ends_with("workers") || path.ends_with("prefetch");
+    std::string value = numeric ? "200" : "abc";
     if (path == "log.level") value = "warn";
     if (path == "log.format") value = "json";
     EXPECT_NO_THROW(load_config(std::nullopt, env_of({{env_name_for(path), value}})))

@@ -1,0 +1,249 @@
+#include "common/process_store.h"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+namespace tianyu::process {
+namespace {
+
+constexpr std::size_t kMaxErrorText = 60000;
+
+std::string clip(const std::string& text) {
+  return text.size() <= kMaxErrorText ? text : text.substr(0, kMaxErrorText) + "...";
+}
+
+std::vector<Dispatch> read_dispatches(db::Connection& c, const std::string& where) {
+  std::vector<Dispatch> out;
+  for (const auto& r : c.query(
+           "SELECT p.process_id, p.attempt, p.command, p.params, s.name, g.name "
+           "FROM process p JOIN process_group g ON g.group_id = p.group_id "
+           "JOIN site s ON s.site_id = g.site_id WHERE " + where)) {
+    out.push_back({r.u64(0), static_cast<std::uint32_t>(r.u64(1)), r.str(2), r.str(3), r.str(4),
+                   r.str(5)});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string id_list(const std::vector<std::uint64_t>& ids) {
+  std::string s;
+  for (auto id : ids) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(id);
+  }
+  return s;
+}
+
+void with_transaction(db::Connection& c, const std::function<void()>& body,
+                      std::chrono::seconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  std::chrono::milliseconds backoff(50);
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db::Transaction tx(c);
+      body();
+      tx.commit();
+      return;
+    } catch (const db::DbError& e) {
+      if (!e.retryable() || std::chrono::steady_clock::now() > deadline) throw;
+      spdlog::warn("database transaction failed (try {}), retrying in ~{} ms: {}", attempt,
+                   backoff.count(), e.what());
+      std::uniform_int_distribution<int> jitter(0, static_cast<int>(backoff.count()));
+      std::this_thread::sleep_for(backoff + std::chrono::milliseconds(jitter(rng)));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      if (e.connection_lost()) {
+        try {
+          c.reconnect();
+        } catch (const db::DbError& again) {
+          spdlog::warn("reconnect failed: {}", again.what());
+        }
+      }
+    }
+  }
+}
+
+std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::string& manager_id) {
+  std::vector<Dispatch> claimed;
+  with_transaction(c, [&] {
+    claimed.clear();
+    // The claim index starts with the state, so the lock covers only the rows we take; rows
+    // another manager holds are skipped, not waited for.
+    std::vector<std::uint64_t> ids;
+    for (const auto& r : c.query(fmt::format(
+             "SELECT process_id FROM process FORCE INDEX (process_claim_idx) "
+             "WHERE state = 'ready' AND not_before <= NOW(6) LIMIT {} FOR UPDATE SKIP LOCKED",
+             limit))) {
+      ids.push_back(r.u64(0));
+    }
+    if (ids.empty()) return;
+    const std::string in = id_list(ids);
+    c.execute(fmt::format(
+        "UPDATE process SET state = 'queued', attempt = attempt + 1, queued_at = NOW(6), "
+        "published_at = NULL WHERE process_id IN ({}) AND state = 'ready'",
+        in));
+    c.execute(fmt::format(
+        "INSERT INTO dispatch_log (process_id, attempt, manager_id) "
+        "SELECT process_id, attempt, ? FROM process WHERE process_id IN ({})", in),
+              {manager_id});
+    claimed = read_dispatches(c, fmt::format("p.process_id IN ({})", in));
+  });
+  return claimed;
+}
+
+std::vector<Dispatch> unpublished(db::Connection& c, std::chrono::milliseconds older_than,
+                                  int limit) {
+  return read_dispatches(
+      c, fmt::format("p.state = 'queued' AND p.published_at IS NULL AND "
+                     "p.queued_at < NOW(6) - INTERVAL {} MICROSECOND LIMIT {}",
+                     older_than.count() * 1000, limit));
+}
+
+void mark_published(db::Connection& c,
+                    const std::vector<std::pair<std::uint64_t, std::uint32_t>>& dispatched) {
+  if (dispatched.empty()) return;
+  std::string pairs;
+  for (const auto& [id, attempt] : dispatched) {
+    pairs += fmt::format("{}({},{})", pairs.empty() ? "" : ",", id, attempt);
+  }
+  c.execute(fmt::format(
+      "UPDATE process SET published_at = NOW(6) WHERE state = 'queued' AND "
+      "published_at IS NULL AND (process_id, attempt) IN ({})",
+      pairs));
+}
+
+int sweep_expired_leases(db::Connection& c) {
+  int moved = 0;
+  with_transaction(c, [&] {
+    moved = 0;
+    const auto rows = c.query(
+        "SELECT process_id, attempt, attempt_floor, max_attempts, lease_owner FROM process "
+        "WHERE state = 'running' AND lease_until < NOW(6) LIMIT 500 FOR UPDATE SKIP LOCKED");
+    for (const auto& r : rows) {
+      const auto id = r.u64(0);
+      const auto attempt = r.u64(1);
+      const bool spent = attempt - r.u64(2) >= r.u64(3);
+      const std::string error =
+          fmt::format("lease of consumer '{}' expired on attempt {} (consumer died or stalled)",
+                      r.opt_str(4).value_or("?"), attempt);
+      moved += static_cast<int>(c.execute(
+          "UPDATE process SET state = ?, error = ?, finished_at = NOW(6), lease_owner = NULL, "
+          "lease_until = NULL WHERE process_id = ? AND attempt = ? AND state = 'running'",
+          {std::string(spent ? "failed" : "retry_wait"), error, id, attempt}));
+      if (spent) cancel_descendants(c, id, fmt::format("dependency {} failed: {}", id, error));
+    }
+  });
+  return moved;
+}
+
+int release_due_retries(db::Connection& c, int base_ms, int max_ms) {
+  return static_cast<int>(c.execute(
+      "UPDATE process SET state = 'ready', not_before = NOW(6) WHERE state = 'retry_wait' AND "
+      "finished_at + INTERVAL LEAST(? * POW(2, GREATEST(CAST(attempt AS SIGNED) - "
+      "CAST(attempt_floor AS SIGNED) - 1, 0)), ?) * 1000 MICROSECOND <= NOW(6)",
+      {std::int64_t{base_ms}, std::int64_t{max_ms}}));
+}
+
+std::optional<Claim> start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                           const std::string& consumer_id, int lease_s) {
+  std::optional<Claim> claim;
+  with_transaction(c, [&] {
+    claim.reset();
+    const auto n = c.execute(
+        "UPDATE process SET state = 'running', lease_owner = ?, "
+        "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "
+        "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
+        {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt}});
+    if (n == 0) return;
+    const auto r = c.query_one("SELECT max_attempts, attempt_floor FROM process WHERE process_id = ?",
+                               {process_id});
+    claim = Claim{static_cast<std::uint32_t>(r.u64(0)), static_cast<std::uint32_t>(r.u64(1))};
+  });
+  return claim;
+}
+
+bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                    const std::string& consumer_id,
+                    const std::function<void(db::Connection&)>& writes, bool* children_ready) {
+  bool committed = false;
+  with_transaction(c, [&] {
+    committed = false;
+    const auto n = c.execute(
+        "UPDATE process SET state = 'success', finished_at = NOW(6), lease_owner = NULL, "
+        "lease_until = NULL, error = NULL "
+        "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
+        {process_id, std::uint64_t{attempt}, consumer_id});
+    if (n == 0) return;  // fenced out: the transaction commits nothing
+    if (writes) writes(c);
+    // Single-table UPDATE: assignments run left to right, so the IF sees the old counter.
+    const auto decremented = c.execute(
+        "UPDATE process SET state = IF(pending_deps = 1, 'ready', state), "
+        "not_before = NOW(6), pending_deps = pending_deps - 1 "
+        "WHERE state = 'waiting' AND process_id IN "
+        "(SELECT process_id FROM process_dependency WHERE depends_on_id = ?)",
+        {process_id});
+    if (children_ready) *children_ready = decremented > 0;
+    committed = true;
+  });
+  return committed;
+}
+
+bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                    const std::string& consumer_id, const std::string& error, bool permanent,
+                    const Claim& claim) {
+  const bool spent = permanent || attempt - claim.attempt_floor >= claim.max_attempts;
+  bool committed = false;
+  with_transaction(c, [&] {
+    committed = false;
+    const auto n = c.execute(
+        "UPDATE process SET state = ?, finished_at = NOW(6), lease_owner = NULL, "
+        "lease_until = NULL, error = ? "
+        "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
+        {std::string(spent ? "failed" : "retry_wait"), clip(error), process_id,
+         std::uint64_t{attempt}, consumer_id});
+    if (n == 0) return;
+    if (spent) {
+      cancel_descendants(c, process_id, fmt::format("dependency {} failed: {}", process_id, error));
+    }
+    committed = true;
+  });
+  return committed;
+}
+
+void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::string& error) {
+  with_transaction(c, [&] {
+    const auto n = c.execute(
+        "UPDATE process SET state = 'failed', finished_at = NOW(6), lease_owner = NULL, "
+        "lease_until = NULL, error = ? WHERE process_id = ? AND state IN ('queued', 'running')",
+        {clip(error), process_id});
+    if (n > 0) {
+      cancel_descendants(c, process_id, fmt::format("dependency {} failed: {}", process_id, error));
+    }
+  });
+}
+
+int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s) {
+  return static_cast<int>(c.execute(
+      "UPDATE process SET lease_until = NOW(6) + INTERVAL ? SECOND "
+      "WHERE state = 'running' AND lease_owner = ?",
+      {std::int64_t{lease_s}, consumer_id}));
+}
+
+int cancel_descendants(db::Connection& c, std::uint64_t process_id, const std::string& reason) {
+  return static_cast<int>(c.execute(
+      "UPDATE process SET state = 'cancelled', error = ?, finished_at = NOW(6) "
+      "WHERE state = 'waiting' AND process_id IN ("
+      "WITH RECURSIVE descendant (id) AS ("
+      "  SELECT process_id FROM process_dependency WHERE depends_on_id = ?"
+      "  UNION SELECT d.process_id FROM process_dependency d "
+      "        JOIN descendant ON d.depends_on_id = descendant.id) "
+      "SELECT id FROM descendant)",
+      {clip(reason), process_id}));
+}
+
+}  // namespace tianyu::process

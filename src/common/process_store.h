@@ -1,0 +1,80 @@
+#pragma once
+// Every state change of a process, as guarded SQL. Each transition names the state (and for
+// final writes the attempt and lease owner) it expects; zero affected rows means somebody else
+// already moved the process, never an error to retry blindly (DESIGN.md §2).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/db.h"
+
+namespace tianyu::process {
+
+// A process handed to the broker: everything its message carries.
+struct Dispatch {
+  std::uint64_t process_id = 0;
+  std::uint32_t attempt = 0;
+  std::string command;
+  std::string params;  // JSON text
+  std::string site;
+  std::string group;
+};
+
+// Runs `body` in a transaction, retrying deadlocks, lock-wait timeouts and lost connections
+// (reconnecting) with capped back-off for up to `patience`. Guarded transactions make the
+// redo safe even when a COMMIT's outcome was unknown.
+void with_transaction(db::Connection& c, const std::function<void()>& body,
+                      std::chrono::seconds patience = std::chrono::seconds(120));
+
+// ---- manager side
+
+// Moves up to `limit` ready processes to queued (attempt + 1) and logs the dispatch.
+std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::string& manager_id);
+// Queued processes whose publish was never confirmed and that were queued before `older_than`.
+std::vector<Dispatch> unpublished(db::Connection& c, std::chrono::milliseconds older_than,
+                                  int limit);
+void mark_published(db::Connection& c,
+                    const std::vector<std::pair<std::uint64_t, std::uint32_t>>& dispatched);
+// Running processes whose lease expired go to retry_wait, or failed (dependents cancelled).
+int sweep_expired_leases(db::Connection& c);
+// retry_wait processes whose back-off (base * 2^(n-1), capped) has passed become ready.
+int release_due_retries(db::Connection& c, int base_ms, int max_ms);
+
+// ---- consumer side
+
+struct Claim {
+  std::uint32_t max_attempts = 0;
+  std::uint32_t attempt_floor = 0;
+};
+// queued -> running under this consumer's lease. nullopt: not ours to run (already claimed,
+// finished, or a stale attempt): ack the message and drop it.
+std::optional<Claim> start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                           const std::string& consumer_id, int lease_s);
+// In one transaction: fenced running -> success, the step's own writes, and the dependents'
+// pending counters. Returns false when fenced out (the lease was lost): nothing is written.
+// `children_ready` tells whether any dependent became ready.
+bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                    const std::string& consumer_id,
+                    const std::function<void(db::Connection&)>& writes, bool* children_ready);
+// Fenced running -> retry_wait, or failed (with dependents cancelled) when `permanent` or the
+// attempt budget is spent. Returns false when fenced out.
+bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                    const std::string& consumer_id, const std::string& error, bool permanent,
+                    const Claim& claim);
+// Marks a process failed whatever its attempt (for a message that names an unknown command or
+// cannot be decoded) and cancels its dependents.
+void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::string& error);
+int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s);
+
+// ---- shared
+
+// Cancels every waiting descendant of a process that failed for good.
+int cancel_descendants(db::Connection& c, std::uint64_t process_id, const std::string& reason);
+// "1,2,3" for an IN list (ids come from the database or from our own generator).
+std::string id_list(const std::vector<std::uint64_t>& ids);
+
+}  // namespace tianyu::process

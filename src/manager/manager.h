@@ -1,0 +1,42 @@
+#pragma once
+// The manager: claims ready processes (FOR UPDATE SKIP LOCKED, so several managers can run),
+// publishes them persistently with publisher confirms to their (site, group) queue, marks them
+// published once confirmed (the process row is its own outbox), republishes what was never
+// confirmed, gives expired leases to another attempt and releases due retries. Consumers kick
+// it through a fanout exchange when they make dependents ready, so a DAG level costs a message
+// round trip rather than a poll interval. Restarted servers cost progress, never correctness.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/broker.h"
+#include "common/config.h"
+#include "common/db.h"
+#include "common/process_store.h"
+
+namespace tianyu::manager {
+
+class Manager {
+ public:
+  Manager(Config config, std::string manager_id);
+  // Runs until `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  void ensure_connected();
+  bool cycle();  // one claim/publish/relay/sweep round; true when there may be more work
+  void dispatch(const std::vector<process::Dispatch>& batch);
+  void wait_for_kick(std::chrono::milliseconds timeout);
+
+  Config config_;
+  std::string id_;
+  std::unique_ptr<db::Connection> db_;
+  std::unique_ptr<broker::Connection> broker_;
+  std::set<std::string> declared_queues_;
+  std::chrono::steady_clock::time_point last_relay_{};
+  std::chrono::steady_clock::time_point last_sweep_{};
+};
+
+}  // namespace tianyu::manager

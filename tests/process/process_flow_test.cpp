@@ -1,0 +1,303 @@
+// The three daemons as separate processes against the live MariaDB and RabbitMQ: a large DAG,
+// a consumer killed mid-step, two managers, retries, cancellation, dead letters.
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <spdlog/fmt/fmt.h>
+
+#include "common/broker.h"
+#include "common/migrations.h"
+#include "common/queues.h"
+#include "publisher/publisher.h"
+#include "support/daemon.h"
+#include "support/live_services.h"
+
+namespace tianyu {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using publisher::ProcessSpec;
+
+class ProcessFlow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TIANYU_REQUIRE_LIVE_SERVICES();
+    config_ = *test::live_config();
+    scratch_ = std::make_unique<test::ScratchDatabase>(config_.db);
+    db::migrate(scratch_->settings());
+    c_ = std::make_unique<db::Connection>(scratch_->settings());
+    site_ = test::unique_name("site");
+    root_ = fs::temp_directory_path() / site_;
+    fs::create_directories(root_);
+    publisher::ensure_site(*c_, site_, root_.string());
+    publisher::ensure_group(*c_, site_, "general");
+    publisher::ensure_group(*c_, site_, "bigram");
+  }
+  void TearDown() override {
+    daemons_.clear();
+    if (!site_.empty() && test::live_config()) {
+      try {
+        broker::Connection b(broker::settings_from(config_.broker), "process_flow_test cleanup");
+        for (const char* g : {"general", "bigram"}) b.delete_queue(queues::work_queue(site_, g));
+      } catch (...) {
+      }
+    }
+    if (!root_.empty() && !HasFailure()) fs::remove_all(root_);
+  }
+
+  std::map<std::string, std::string> env(const std::string& group) {
+    return {{"TIANYU_DB_NAME", scratch_->name()},
+            {"TIANYU_SITE", site_},
+            {"TIANYU_GROUP", group},
+            {"TIANYU_LOG_LEVEL", "warn"},
+            {"TIANYU_CONSUMER_LEASE_S", "2"},
+            {"TIANYU_CONSUMER_WORKERS", "2"},
+            {"TIANYU_MANAGER_RETRY_BASE_MS", "100"},
+            {"TIANYU_MANAGER_SWEEP_INTERVAL_MS", "200"}};
+  }
+  test::Daemon& start(const std::string& exe, const std::string& group = "general") {
+    const auto log = root_ / (exe + "." + std::to_string(daemons_.size()) + ".log");
+    daemons_.push_back(std::make_unique<test::Daemon>(exe, std::vector<std::string>{}, env(group), log));
+    return *daemons_.back();
+  }
+  ProcessSpec spec(std::string key, std::string command, std::vector<publisher::Dependency> deps = {},
+                   std::string group = "general") {
+    ProcessSpec p;
+    p.key = std::move(key);
+    p.command = std::move(command);
+    p.site = site_;
+    p.group = std::move(group);
+    p.depends_on = std::move(deps);
+    return p;
+  }
+  std::int64_t count(const std::string& where) {
+    return c_->query_one("SELECT COUNT(*) FROM process WHERE " + where).i64(0);
+  }
+  // Waits until no process is in a non-final state; false on timeout.
+  bool settle(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (count("state NOT IN ('success', 'failed', 'cancelled')") == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  std::string state_of(std::uint64_t id) {
+    return c_->query_one("SELECT state FROM process WHERE process_id = ?", {id}).str(0);
+  }
+  std::int64_t attempt_of(std::uint64_t id) {
+    return c_->query_one("SELECT attempt FROM process WHERE process_id = ?", {id}).i64(0);
+  }
+  // Every touch process left exactly one row written once and one file.
+  void expect_touched_exactly_once(std::int64_t expected) {
+    const auto r = c_->query_one("SELECT COUNT(*), COALESCE(SUM(writes), 0), COALESCE(MAX(writes), 0) "
+                                 "FROM touch_effect");
+    EXPECT_EQ(r.i64(0), expected);
+    EXPECT_EQ(r.i64(1), expected) << "a touch effect was committed twice";
+    EXPECT_LE(r.i64(2), 1);
+    std::int64_t files = 0;
+    if (fs::exists(root_ / "touch")) {
+      for (const auto& f : fs::directory_iterator(root_ / "touch")) {
+        files += f.path().filename().string().front() != '.';
+      }
+    }
+    EXPECT_EQ(files, expected);
+  }
+
+  Config config_;
+  std::unique_ptr<test::ScratchDatabase> scratch_;
+  std::unique_ptr<db::Connection> c_;
+  std::string site_;
+  fs::path root_;
+  ProcessIdGenerator ids_;
+  std::vector<std::unique_ptr<test::Daemon>> daemons_;
+};
+
+TEST_F(ProcessFlow, LargeDagRunsInDependencyOrderWithExactlyOnceEffects) {
+  std::vector<ProcessSpec> dag;
+  auto group_of = [](std::size_t i) { return i % 2 ? std::string("bigram") : std::string("general"); };
+  for (int c = 0; c < 10; ++c) {  // 10 chains of 50
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "chain" + std::to_string(c) + "." + std::to_string(i);
+      std::vector<publisher::Dependency> deps;
+      if (i > 0) deps.emplace_back("chain" + std::to_string(c) + "." + std::to_string(i - 1));
+      dag.push_back(spec(key, "touch", deps, group_of(c + i)));
+    }
+  }
+  for (int d = 0; d < 100; ++d) {  // 100 diamonds
+    const std::string k = "diamond" + std::to_string(d);
+    dag.push_back(spec(k + ".top", "touch"));
+    dag.push_back(spec(k + ".left", "touch", {k + ".top"}, "bigram"));
+    dag.push_back(spec(k + ".right", "touch", {k + ".top"}));
+    dag.push_back(spec(k + ".bottom", "touch", {k + ".left", k + ".right"}));
+  }
+  dag.push_back(spec("fan.root", "touch"));  // fan-out of 100 into a fan-in of 100
+  std::vector<publisher::Dependency> fan_in;
+  for (int i = 0; i < 100; ++i) {
+    dag.push_back(spec("fan." + std::to_string(i), "touch", {"fan.root"}, group_of(i)));
+    fan_in.emplace_back("fan." + std::to_string(i));
+  }
+  dag.push_back(spec("fan.sink", "touch", fan_in));
+  for (int i = 0; i < 1000; ++i) dag.push_back(spec("free" + std::to_string(i), "touch", {}, group_of(i)));
+  ASSERT_GE(dag.size(), 2000u);
+  const auto ids = publisher::publish(*c_, dag, ids_);
+
+  start("tianyu-manager");
+  start("tianyu-consumer", "general");
+  start("tianyu-consumer", "general");
+  start("tianyu-consumer", "bigram");
+  ASSERT_TRUE(settle(240s)) << count("state = 'success'") << " of " << dag.size() << " done";
+
+  EXPECT_EQ(count("state = 'success'"), static_cast<std::int64_t>(dag.size()));
+  const auto early = c_->query_one(
+      "SELECT COUNT(*) FROM process_dependency d JOIN process child ON child.process_id = d.process_id "
+      "JOIN process parent ON parent.process_id = d.depends_on_id "
+      "WHERE child.started_at < parent.finished_at");
+  EXPECT_EQ(early.i64(0), 0) << "a process started before one of its dependencies finished";
+  EXPECT_GT(c_->query_one("SELECT COUNT(*) FROM process_dependency").i64(0), 1000);
+  expect_touched_exactly_once(static_cast<std::int64_t>(dag.size()));
+  // Each group's consumers ran only their own group's processes.
+  const auto wrong = c_->query_one(
+      "SELECT COUNT(*) FROM touch_effect t JOIN process p ON p.process_id = t.process_id "
+      "JOIN process_group g ON g.group_id = p.group_id WHERE g.name = 'bigram' AND "
+      "t.consumer_id NOT IN (SELECT DISTINCT consumer_id FROM touch_effect t2 JOIN process p2 "
+      "ON p2.process_id = t2.process_id JOIN process_group g2 ON g2.group_id = p2.group_id "
+      "WHERE g2.name = 'bigram')");
+  EXPECT_EQ(wrong.i64(0), 0);
+  EXPECT_EQ(c_->query_one("SELECT COUNT(DISTINCT t.consumer_id) FROM touch_effect t JOIN process p "
+                          "ON p.process_id = t.process_id JOIN process_group g ON "
+                          "g.group_id = p.group_id WHERE g.name = 'bigram'").i64(0), 1)
+      << "one consumer serves the bigram group";
+  (void)ids;
+}
+
+TEST_F(ProcessFlow, AConsumerKilledMidStepLosesNothingAndDoublesNothing) {
+  std::vector<ProcessSpec> work;
+  for (int i = 0; i < 40; ++i) {
+    auto p = spec("slow" + std::to_string(i), "touch");
+    p.params = {{"sleep_ms", 250}};
+    work.push_back(p);
+  }
+  publisher::publish(*c_, work, ids_);
+  start("tianyu-manager");
+  auto& victim = start("tianyu-consumer");
+  start("tianyu-consumer");
+  // Kill once the victim holds a running lease (consumer ids carry the pid): it dies mid-step.
+  const std::string victim_lease = fmt::format("lease_owner LIKE '%-{}-%' AND state = 'running'",
+                                               victim.pid());
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((count("state = 'success'") < 4 || count(victim_lease) == 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_GT(count(victim_lease), 0) << "the victim never ran a step";
+  victim.kill_hard();
+  ASSERT_TRUE(settle(90s));
+  EXPECT_EQ(count("state = 'success'"), 40);
+  expect_touched_exactly_once(40);
+  EXPECT_GE(count("attempt >= 2"), 1) << "the killed consumer's running steps ran again";
+}
+
+TEST_F(ProcessFlow, TwoManagersNeverDispatchTheSameAttemptTwice) {
+  std::vector<ProcessSpec> work;
+  for (int i = 0; i < 1000; ++i) work.push_back(spec(fmt::format("noop{}", i), "noop"));
+  publisher::publish(*c_, work, ids_);
+  start("tianyu-manager");
+  start("tianyu-manager");
+  start("tianyu-consumer");
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(120s));
+  EXPECT_EQ(count("state = 'success'"), 1000);
+  EXPECT_EQ(count("attempt = 1"), 1000) << "every process ran on its first dispatch";
+  // dispatch_log's key is (process_id, attempt): one row per process means one dispatch each.
+  EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM dispatch_log").i64(0), 1000);
+}
+
+TEST_F(ProcessFlow, RetriesCancellationAndOperatorRetry) {
+  auto recovers = spec("recovers", "flaky");
+  recovers.params = {{"failures", 2}};
+  recovers.max_attempts = 3;
+  auto gives_up = spec("gives_up", "flaky");
+  gives_up.params = {{"failures", 2}};
+  gives_up.max_attempts = 2;
+  auto broken = spec("broken", "fail");
+  broken.params = {{"message", "bias frame 17 is truncated"}};
+  broken.max_attempts = 2;
+  const auto id = publisher::publish(
+      *c_,
+      {recovers, gives_up, spec("child", "noop", {"gives_up"}), spec("grandchild", "touch", {"child"}),
+       broken, spec("after_broken", "noop", {"broken"})},
+      ids_);
+  start("tianyu-manager");
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(60s));
+  EXPECT_EQ(state_of(id.at("recovers")), "success");
+  EXPECT_EQ(attempt_of(id.at("recovers")), 3);
+  EXPECT_EQ(state_of(id.at("gives_up")), "failed");
+  EXPECT_EQ(attempt_of(id.at("gives_up")), 2);
+  EXPECT_EQ(state_of(id.at("child")), "cancelled");
+  EXPECT_EQ(state_of(id.at("grandchild")), "cancelled");
+  EXPECT_EQ(state_of(id.at("broken")), "failed");
+  EXPECT_EQ(c_->query_one("SELECT error FROM process WHERE process_id = ?", {id.at("broken")}).str(0),
+            "bias frame 17 is truncated");
+  EXPECT_EQ(state_of(id.at("after_broken")), "cancelled");
+  const auto status = publisher::status(*c_);
+  EXPECT_EQ(status["counts"]["failed"], 2);
+  EXPECT_EQ(status["counts"]["cancelled"], 3);
+  EXPECT_EQ(status["failed"].size(), 2u);
+
+  // The operator retries: a fresh budget (flaky fails only its first two attempts), and the
+  // dependents its failure cancelled come back; the other failure's dependent stays cancelled.
+  EXPECT_EQ(publisher::retry(*c_, id.at("gives_up")), 2);
+  ASSERT_TRUE(settle(60s));
+  EXPECT_EQ(state_of(id.at("gives_up")), "success");
+  EXPECT_EQ(attempt_of(id.at("gives_up")), 3);
+  EXPECT_EQ(state_of(id.at("child")), "success");
+  EXPECT_EQ(state_of(id.at("grandchild")), "success");
+  EXPECT_EQ(state_of(id.at("after_broken")), "cancelled");
+  EXPECT_THROW(publisher::retry(*c_, id.at("recovers")), InputError) << "only failed processes";
+}
+
+TEST_F(ProcessFlow, UnknownCommandsAndGarbageAreFailedAndDeadLettered) {
+  const auto id = publisher::publish(*c_, {spec("mystery", "calibrate_with_magic")}, ids_);
+  broker::Connection b(broker::settings_from(config_.broker), "process_flow_test");
+  queues::declare_work_queue(b, site_, "general");
+  b.enable_confirms();
+  const std::string garbage = "{ this is not a process message " + site_;
+  b.publish("", queues::work_queue(site_, "general"), garbage, {});
+  ASSERT_EQ(b.wait_for_confirms(5s).acked.size(), 1u);
+  start("tianyu-manager");
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(30s));
+  EXPECT_EQ(state_of(id.at("mystery")), "failed");
+  const auto error =
+      c_->query_one("SELECT error FROM process WHERE process_id = ?", {id.at("mystery")}).str(0);
+  EXPECT_NE(error.find("unknown command 'calibrate_with_magic'"), std::string::npos) << error;
+  EXPECT_EQ(attempt_of(id.at("mystery")), 1) << "an unknown command is not retried";
+
+  // Both messages are in the dead-letter queue (other tests' dead letters are put back).
+  broker::Connection dead(broker::settings_from(config_.broker), "process_flow_test dead letters");
+  dead.consume(queues::kDeadLetterQueue, 50);
+  bool saw_garbage = false, saw_mystery = false;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!(saw_garbage && saw_mystery) && std::chrono::steady_clock::now() < deadline) {
+    auto d = dead.next_delivery(200ms);
+    if (!d) continue;
+    const bool ours = d->body == garbage || d->message_id == queues::message_id(id.at("mystery"), 1);
+    saw_garbage = saw_garbage || d->body == garbage;
+    saw_mystery = saw_mystery || d->message_id == queues::message_id(id.at("mystery"), 1);
+    if (ours) {
+      dead.ack(d->delivery_tag);
+    } else {
+      dead.reject(d->delivery_tag, true);
+    }
+  }
+  EXPECT_TRUE(saw_garbage) << "the undecodable message was not dead-lettered";
+  EXPECT_TRUE(saw_mystery) << "the unknown-command message was not dead-lettered";
+}
+
+}  // namespace
+}  // namespace tianyu

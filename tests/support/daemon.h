@@ -1,0 +1,34 @@
+#pragma once
+// Runs one of our executables as a child process for an integration test, with extra
+// environment variables and its output in a log file; stopped (SIGTERM, then SIGKILL) when the
+// object goes away.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tianyu::test {
+
+class Daemon {
+ public:
+  Daemon(const std::string& executable, std::vector<std::string> args,
+         const std::map<std::string, std::string>& env, const std::filesystem::path& log);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  void kill_hard();  // SIGKILL, as a crash or an OOM kill would
+  // SIGTERM and wait up to `seconds`; returns the exit status, or -1 if it had to be killed.
+  int stop(int seconds = 20);
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// The directory holding the tianyu executables (build/bin).
+std::string bin_dir();
+
+}  // namespace tianyu::test
