@@ -6,6 +6,7 @@
 #   scripts/services.sh stop     stop what start started (by pid file)
 #   scripts/services.sh status   report both; exit 0 when both are up, 3 otherwise
 #   scripts/services.sh env      print the TIANYU_* variables that point at them
+#   scripts/services.sh restart mariadb|rabbitmq   stop one server and start it again
 #
 # Ports: TIANYU_DB_PORT (default 33061), TIANYU_BROKER_PORT (56720), TIANYU_BROKER_DIST_PORT
 # (broker port + 1). The ports of the last start are remembered in run/ports.env.
@@ -285,12 +286,19 @@ case "${1:-}" in
     rmq_status || rc=3
     exit $rc
     ;;
+  restart)
+    case "${2:-}" in
+      mariadb) db_stop; db_start ;;
+      rabbitmq) rmq_stop; rmq_start ;;
+      *) echo "usage: $0 restart mariadb|rabbitmq" >&2; exit 2 ;;
+    esac
+    ;;
   env)
     [[ -f $RUN/env.sh ]] || die "no $RUN/env.sh yet: run '$0 start' first"
     cat "$RUN/env.sh"
     ;;
   *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|restart mariadb|rabbitmq" >&2
     exit 2
     ;;
 esac

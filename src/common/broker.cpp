@@ -8,6 +8,7 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -378,9 +379,10 @@ void Connection::handle_frame(const amqp_frame_t& frame) {
 Confirms Connection::wait_for_confirms(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!outstanding_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
+    // A zero wait still reads every frame that has already arrived.
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
     timeval tv = to_timeval(left);
     amqp_frame_t frame;
     const int status = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);

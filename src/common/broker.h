@@ -100,8 +100,9 @@ class Connection {
   void enable_confirms();
   std::uint64_t publish(const std::string& exchange, const std::string& routing_key,
                         std::string_view body, const PublishOptions& options = {});
-  // Reads broker frames until every outstanding publish is settled or the timeout passes.
-  // Settled sequence numbers are reported once and forgotten.
+  // Reads broker frames until every outstanding publish is settled or the timeout passes (a
+  // zero timeout reads what has already arrived). Settled sequence numbers are reported once
+  // and forgotten; confirms that arrive during next_delivery() are kept for the next call.
   Confirms wait_for_confirms(std::chrono::milliseconds timeout);
   std::size_t unconfirmed() const noexcept { return outstanding_.size(); }
 

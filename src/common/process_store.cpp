@@ -19,11 +19,13 @@ std::string clip(const std::string& text) {
 std::vector<Dispatch> read_dispatches(db::Connection& c, const std::string& where) {
   std::vector<Dispatch> out;
   for (const auto& r : c.query(
-           "SELECT p.process_id, p.attempt, p.command, p.params, s.name, g.name "
+           "SELECT p.process_id, p.attempt, p.command, p.params, s.name, g.name, "
+           "p.max_attempts, p.attempt_floor "
            "FROM process p JOIN process_group g ON g.group_id = p.group_id "
            "JOIN site s ON s.site_id = g.site_id WHERE " + where)) {
     out.push_back({r.u64(0), static_cast<std::uint32_t>(r.u64(1)), r.str(2), r.str(3), r.str(4),
-                   r.str(5)});
+                   r.str(5), static_cast<std::uint32_t>(r.u64(6)),
+                   static_cast<std::uint32_t>(r.u64(7))});
   }
   return out;
 }
@@ -149,22 +151,17 @@ int release_due_retries(db::Connection& c, int base_ms, int max_ms) {
       {std::int64_t{base_ms}, std::int64_t{max_ms}}));
 }
 
-std::optional<Claim> start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
-                           const std::string& consumer_id, int lease_s) {
-  std::optional<Claim> claim;
+bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+           const std::string& consumer_id, int lease_s) {
+  bool claimed = false;
   with_transaction(c, [&] {
-    claim.reset();
-    const auto n = c.execute(
-        "UPDATE process SET state = 'running', lease_owner = ?, "
-        "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "
-        "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
-        {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt}});
-    if (n == 0) return;
-    const auto r = c.query_one("SELECT max_attempts, attempt_floor FROM process WHERE process_id = ?",
-                               {process_id});
-    claim = Claim{static_cast<std::uint32_t>(r.u64(0)), static_cast<std::uint32_t>(r.u64(1))};
+    claimed = c.execute(
+                  "UPDATE process SET state = 'running', lease_owner = ?, "
+                  "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "
+                  "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
+                  {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt}}) > 0;
   });
-  return claim;
+  return claimed;
 }
 
 bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,

@@ -22,6 +22,8 @@ struct Dispatch {
   std::string params;  // JSON text
   std::string site;
   std::string group;
+  std::uint32_t max_attempts = 0;
+  std::uint32_t attempt_floor = 0;
 };
 
 // Runs `body` in a transaction, retrying deadlocks, lock-wait timeouts and lost connections
@@ -50,9 +52,9 @@ struct Claim {
   std::uint32_t max_attempts = 0;
   std::uint32_t attempt_floor = 0;
 };
-// queued -> running under this consumer's lease. nullopt: not ours to run (already claimed,
-// finished, or a stale attempt): ack the message and drop it.
-std::optional<Claim> start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+// queued -> running under this consumer's lease (one autocommit UPDATE). false: not ours to
+// run (already claimed, finished, or a stale attempt): ack the message and drop it.
+bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                            const std::string& consumer_id, int lease_s);
 // In one transaction: fenced running -> success, the step's own writes, and the dependents'
 // pending counters. Returns false when fenced out (the lease was lost): nothing is written.

@@ -24,7 +24,8 @@ void declare_work_queue(broker::Connection& c, std::string_view site, std::strin
 std::string encode(const ProcessMessage& m) {
   return nlohmann::json{{"process_id", m.process_id}, {"attempt", m.attempt},
                         {"command", m.command},       {"params", m.params},
-                        {"site", m.site},             {"group", m.group}}
+                        {"site", m.site},             {"group", m.group},
+                        {"max_attempts", m.max_attempts}, {"attempt_floor", m.attempt_floor}}
       .dump();
 }
 
@@ -54,6 +55,8 @@ ProcessMessage decode(std::string_view body) {
   m.params = require("params", [](const nlohmann::json& v) { return v.is_object(); }, "an object");
   if (j.contains("site") && j["site"].is_string()) m.site = j["site"];
   if (j.contains("group") && j["group"].is_string()) m.group = j["group"];
+  m.max_attempts = require("max_attempts", is_uint, "an unsigned integer").get<std::uint32_t>();
+  m.attempt_floor = require("attempt_floor", is_uint, "an unsigned integer").get<std::uint32_t>();
   return m;
 }
 

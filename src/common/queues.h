@@ -32,6 +32,8 @@ struct ProcessMessage {
   nlohmann::json params = nlohmann::json::object();
   std::string site;
   std::string group;
+  std::uint32_t max_attempts = 1;   // the attempt budget, so the consumer need not read it
+  std::uint32_t attempt_floor = 0;
 };
 
 std::string encode(const ProcessMessage& m);

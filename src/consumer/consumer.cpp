@@ -134,8 +134,8 @@ class Worker {
       out.settle = Settle::reject_to_dead_letters;
       return out;
     }
-    const auto claim = process::start(*db_, m.process_id, m.attempt, id_, config_.consumer.lease_s);
-    if (!claim) {
+    const process::Claim claim{m.max_attempts, m.attempt_floor};
+    if (!process::start(*db_, m.process_id, m.attempt, id_, config_.consumer.lease_s)) {
       spdlog::debug("process {} attempt {} is not ours to run (duplicate or stale); dropping",
                     m.process_id, m.attempt);
       return out;
@@ -154,7 +154,7 @@ class Worker {
       const bool permanent = dynamic_cast<const InputError*>(&e) != nullptr;
       spdlog::warn("process {} ({}) attempt {} failed{}: {}", m.process_id, m.command, m.attempt,
                    permanent ? " permanently" : "", e.what());
-      process::finish_failure(*db_, m.process_id, m.attempt, id_, e.what(), permanent, *claim);
+      process::finish_failure(*db_, m.process_id, m.attempt, id_, e.what(), permanent, claim);
       return out;
     }
     bool children_ready = false;
@@ -269,11 +269,12 @@ void Consumer::run(const std::atomic<int>& stop_requests) {
         draining = true;
         spdlog::info("stopping: finishing the steps in progress");
       }
-      // While every prefetched delivery is in a worker's hands no new one can arrive, so wait
-      // for a worker to finish (and ack at once) rather than on the socket.
-      const bool saturated = exchange.in_flight() >= prefetch;
-      if (saturated) exchange.wait_for_outcome(milliseconds(200));
-      auto d = broker->next_delivery(milliseconds(saturated || draining ? 0 : 20));
+      // With work in the workers' hands, wait on them (a finished step is acked and its kick
+      // sent at once) and look at the socket between waits; with none, wait on the socket.
+      // While all prefetched deliveries are taken no new one can arrive, so wait longer.
+      const int in_flight = exchange.in_flight();
+      if (in_flight > 0) exchange.wait_for_outcome(milliseconds(in_flight >= prefetch ? 200 : 2));
+      auto d = broker->next_delivery(milliseconds(in_flight > 0 || draining ? 0 : 20));
       if (d) {
         if (draining) {
           broker->reject(d->delivery_tag, /*requeue=*/true);

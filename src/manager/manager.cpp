@@ -40,45 +40,53 @@ void Manager::ensure_connected() {
   }
 }
 
-void Manager::dispatch(const std::vector<process::Dispatch>& batch) {
-  if (batch.empty()) return;
-  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint32_t>> by_seq;
+void Manager::publish(const std::vector<process::Dispatch>& batch) {
   for (const auto& d : batch) {
+    if (in_flight_processes_.count(d.process_id)) continue;  // its publish is unconfirmed yet
     const std::string queue = queues::work_queue(d.site, d.group);
     if (declared_queues_.insert(queue).second) queues::declare_work_queue(*broker_, d.site, d.group);
-    queues::ProcessMessage m{d.process_id, d.attempt, d.command,
-                             nlohmann::json::parse(d.params), d.site, d.group};
+    queues::ProcessMessage m{d.process_id, d.attempt,   d.command,      nlohmann::json::parse(d.params),
+                             d.site,       d.group,     d.max_attempts, d.attempt_floor};
     broker::PublishOptions options;
     options.message_id = queues::message_id(d.process_id, d.attempt);
-    by_seq[broker_->publish("", queue, queues::encode(m), options)] = {d.process_id, d.attempt};
+    in_flight_[broker_->publish("", queue, queues::encode(m), options)] = {d.process_id, d.attempt};
+    in_flight_processes_.insert(d.process_id);
   }
-  const auto confirms = broker_->wait_for_confirms(milliseconds(config_.manager.confirm_timeout_ms));
+}
+
+void Manager::settle_confirms(milliseconds timeout) {
+  if (in_flight_.empty()) return;
+  const auto confirms = broker_->wait_for_confirms(timeout);
   std::vector<std::pair<std::uint64_t, std::uint32_t>> published;
-  for (auto seq : confirms.acked) {
-    if (auto it = by_seq.find(seq); it != by_seq.end()) published.push_back(it->second);
+  auto forget = [&](std::uint64_t seq, bool stored) {
+    auto it = in_flight_.find(seq);
+    if (it == in_flight_.end()) return;
+    if (stored) published.push_back(it->second);
+    in_flight_processes_.erase(it->second.first);
+    in_flight_.erase(it);
+  };
+  for (auto seq : confirms.acked) forget(seq, true);
+  for (auto seq : confirms.nacked) forget(seq, false);
+  for (auto seq : confirms.returned) forget(seq, false);
+  if (!confirms.nacked.empty() || !confirms.returned.empty()) {
+    spdlog::warn("broker refused {} and returned {} dispatches; they will be republished",
+                 confirms.nacked.size(), confirms.returned.size());
   }
   process::mark_published(*db_, published);
-  const auto unsettled = batch.size() - published.size();
-  if (unsettled > 0) {
-    spdlog::warn("{} of {} dispatches not confirmed (nacked {}, returned {}, pending {}); "
-                 "they will be republished",
-                 unsettled, batch.size(), confirms.nacked.size(), confirms.returned.size(),
-                 confirms.pending.size());
-  }
-  spdlog::debug("dispatched {} processes", published.size());
 }
 
 bool Manager::cycle() {
   const auto now = steady_clock::now();
   const auto claimed = process::claim_ready(*db_, config_.manager.claim_batch, id_);
-  dispatch(claimed);
+  publish(claimed);
+  settle_confirms(milliseconds(0));
   if (now - last_relay_ > milliseconds(config_.manager.confirm_timeout_ms / 2)) {
     last_relay_ = now;
     // Queued but never confirmed (a manager died between claim and confirm, or the broker
     // went away): publish again; a duplicate message is dropped by the consumer's claim.
     const auto stale = process::unpublished(*db_, milliseconds(config_.manager.confirm_timeout_ms), 1000);
     if (!stale.empty()) spdlog::info("republishing {} unconfirmed dispatches", stale.size());
-    dispatch(stale);
+    publish(stale);
   }
   if (now - last_sweep_ > milliseconds(config_.manager.sweep_interval_ms)) {
     last_sweep_ = now;
@@ -96,11 +104,13 @@ bool Manager::cycle() {
 }
 
 void Manager::wait_for_kick(milliseconds timeout) {
+  // Confirms that arrive meanwhile are read by next_delivery and settled right after.
   auto kick = broker_->next_delivery(timeout);
   while (kick) {
     broker_->ack(kick->delivery_tag);
     kick = broker_->next_delivery(milliseconds(0));  // coalesce a burst of kicks into one cycle
   }
+  settle_confirms(milliseconds(0));
 }
 
 void Manager::run(const std::atomic<bool>& stop) {
@@ -118,6 +128,8 @@ void Manager::run(const std::atomic<bool>& stop) {
     } catch (const broker::BrokerError& e) {
       spdlog::warn("broker: {}; reconnecting in ~{} ms", e.what(), backoff.count());
       broker_.reset();
+      in_flight_.clear();  // unknown now: the relay republishes them after the confirm timeout
+      in_flight_processes_.clear();
       failed = true;
     } catch (const db::DbError& e) {
       spdlog::warn("database: {}; reconnecting in ~{} ms", e.what(), backoff.count());

@@ -7,6 +7,7 @@
 // round trip rather than a poll interval. Restarted servers cost progress, never correctness.
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,7 +28,8 @@ class Manager {
  private:
   void ensure_connected();
   bool cycle();  // one claim/publish/relay/sweep round; true when there may be more work
-  void dispatch(const std::vector<process::Dispatch>& batch);
+  void publish(const std::vector<process::Dispatch>& batch);
+  void settle_confirms(std::chrono::milliseconds timeout);
   void wait_for_kick(std::chrono::milliseconds timeout);
 
   Config config_;
@@ -35,6 +37,10 @@ class Manager {
   std::unique_ptr<db::Connection> db_;
   std::unique_ptr<broker::Connection> broker_;
   std::set<std::string> declared_queues_;
+  // Publishes awaiting their confirm: sequence number -> (process, attempt). The claim loop
+  // never blocks on them; the outbox relay covers any that never come.
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint32_t>> in_flight_;
+  std::set<std::uint64_t> in_flight_processes_;
   std::chrono::steady_clock::time_point last_relay_{};
   std::chrono::steady_clock::time_point last_sweep_{};
 };
