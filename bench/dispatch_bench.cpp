@@ -64,8 +64,10 @@ class DispatchBench : public ProcessFlow {
     return n / seconds_since(t);
   }
 
-  // Publishes `batch`, starts a manager and `consumers` consumers, returns seconds to settle.
-  double run(const std::vector<ProcessSpec>& batch, int consumers) {
+  // Publishes `batch`, starts a manager and `consumers` consumers with `workers` worker threads
+  // each, returns seconds from publishing to the last success.
+  double run(const std::vector<ProcessSpec>& batch, int consumers, int workers = 2) {
+    extra_env_["TIANYU_CONSUMER_WORKERS"] = std::to_string(workers);
     c_->execute("DELETE FROM process_dependency");
     c_->execute("DELETE FROM process");
     const auto t = Clock::now();
@@ -110,6 +112,7 @@ int main() {
   const double database = b.database_floor(n);
   const double one = n / b.run(b.independent(n), 1);
   const double two = n / b.run(b.independent(n), 2);
+  const double two_wide = n / b.run(b.independent(n), 2, 8);
   const double chain_ms = 1000.0 * b.run(b.chain(chain_length), 1) / chain_length;
   b.Finish();
 
@@ -119,8 +122,10 @@ int main() {
       {"baseline_db_guarded_tx_per_s", database},
       {"noop_per_s_1_consumer", one},
       {"noop_per_s_2_consumers", two},
+      {"noop_per_s_2_consumers_8_workers", two_wide},
       {"ratio_1_consumer_to_db_floor", one / database},
       {"ratio_2_consumers_to_1", two / one},
+      {"ratio_8_workers_to_2", two_wide / two},
       {"chain_overhead_ms_per_process", chain_ms},
       {"published_python_overhead_ms", 21.0},
       {"speedup_vs_published_overhead", 21.0 / chain_ms}};

@@ -1,7 +1,12 @@
 #include "common/cli.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
+#include <random>
+
+#include <spdlog/fmt/fmt.h>
 
 #include <spdlog/spdlog.h>
 
@@ -35,6 +40,13 @@ Config load_and_log(const CommonOptions& options, const std::string& program) {
   Config config = load_config(file, with_cli);
   setup_logging(config.log, program);
   return config;
+}
+
+std::string instance_id() {
+  char host[256] = "host";
+  ::gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  return fmt::format("{}-{}-{:04x}", host, ::getpid(), std::random_device{}() & 0xFFFF);
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

@@ -41,13 +41,19 @@ std::string id_list(const std::vector<std::uint64_t>& ids) {
   return s;
 }
 
-void with_transaction(db::Connection& c, const std::function<void()>& body,
-                      std::chrono::seconds patience) {
+namespace {
+
+void retrying(db::Connection& c, const std::function<void()>& body, std::chrono::seconds patience,
+              bool transactional) {
   const auto deadline = std::chrono::steady_clock::now() + patience;
   std::chrono::milliseconds backoff(50);
   static thread_local std::mt19937 rng{std::random_device{}()};
   for (int attempt = 1;; ++attempt) {
     try {
+      if (!transactional) {
+        body();
+        return;
+      }
       db::Transaction tx(c);
       body();
       tx.commit();
@@ -68,6 +74,18 @@ void with_transaction(db::Connection& c, const std::function<void()>& body,
       }
     }
   }
+}
+
+}  // namespace
+
+void with_transaction(db::Connection& c, const std::function<void()>& body,
+                      std::chrono::seconds patience) {
+  retrying(c, body, patience, true);
+}
+
+void with_retries(db::Connection& c, const std::function<void()>& body,
+                  std::chrono::seconds patience) {
+  retrying(c, body, patience, false);
 }
 
 std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::string& manager_id) {
@@ -154,7 +172,7 @@ int release_due_retries(db::Connection& c, int base_ms, int max_ms) {
 bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
            const std::string& consumer_id, int lease_s) {
   bool claimed = false;
-  with_transaction(c, [&] {
+  with_retries(c, [&] {
     claimed = c.execute(
                   "UPDATE process SET state = 'running', lease_owner = ?, "
                   "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "

@@ -31,6 +31,9 @@ struct Dispatch {
 // redo safe even when a COMMIT's outcome was unknown.
 void with_transaction(db::Connection& c, const std::function<void()>& body,
                       std::chrono::seconds patience = std::chrono::seconds(120));
+// The same retries for a body that is a single autocommit statement (one round trip less).
+void with_retries(db::Connection& c, const std::function<void()>& body,
+                  std::chrono::seconds patience = std::chrono::seconds(120));
 
 // ---- manager side
 

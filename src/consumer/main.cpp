@@ -5,9 +5,6 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
-#include <random>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
@@ -35,10 +32,7 @@ int main(int argc, char** argv) {
       std::cout << tianyu::check_connectivity(config, "tianyu-consumer") << "\n";
       return static_cast<int>(tianyu::cli::kOk);
     }
-    char host[256] = "host";
-    ::gethostname(host, sizeof host - 1);
-    const std::string id = fmt::format("{}-{}-{:04x}", host, ::getpid(),
-                                       std::random_device{}() & 0xFFFF);
+    const std::string id = tianyu::cli::instance_id();
     tianyu::consumer::StepRegistry registry;
     tianyu::consumer::register_diagnostic_steps(registry);
     std::signal(SIGINT, on_signal);

@@ -1,12 +1,7 @@
 // tianyu-manager: dispatches ready processes from the database to the per-(site, group) queues.
-#include <unistd.h>
-
 #include <atomic>
 #include <csignal>
 #include <iostream>
-#include <random>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
@@ -32,10 +27,7 @@ int main(int argc, char** argv) {
       std::cout << tianyu::check_connectivity(config, "tianyu-manager") << "\n";
       return static_cast<int>(tianyu::cli::kOk);
     }
-    char host[256] = "host";
-    ::gethostname(host, sizeof host - 1);
-    const std::string id = fmt::format("{}-{}-{:04x}", host, ::getpid(),
-                                       std::random_device{}() & 0xFFFF);
+    const std::string id = tianyu::cli::instance_id();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     tianyu::manager::Manager(config, id).run(g_stop);
