@@ -242,6 +242,12 @@ void Connection::delete_queue(const std::string& name) {
   check_rpc("deleting queue '" + name + "'");
 }
 
+std::uint32_t Connection::purge_queue(const std::string& queue) {
+  const auto* ok = amqp_queue_purge(conn_, kChannel, bytes(queue));
+  check_rpc("purging queue '" + queue + "'");
+  return ok->message_count;
+}
+
 std::uint32_t Connection::message_count(const std::string& queue) {
   const auto* ok =
       amqp_queue_declare(conn_, kChannel, bytes(queue), 1, 0, 0, 0, amqp_empty_table);
@@ -399,9 +405,20 @@ Confirms Connection::wait_for_confirms(std::chrono::milliseconds timeout) {
 void Connection::consume(const std::string& queue, std::uint16_t prefetch) {
   amqp_basic_qos(conn_, kChannel, 0, prefetch, 0);
   check_rpc("setting prefetch on queue '" + queue + "'");
-  amqp_basic_consume(conn_, kChannel, bytes(queue), amqp_empty_bytes, 0, /*no_ack=*/0, 0,
-                     amqp_empty_table);
+  const auto* ok = amqp_basic_consume(conn_, kChannel, bytes(queue), amqp_empty_bytes, 0,
+                                      /*no_ack=*/0, 0, amqp_empty_table);
   check_rpc("consuming from queue '" + queue + "'");
+  consumer_tags_.push_back(text(ok->consumer_tag));
+}
+
+void Connection::cancel_consumers() {
+  // Deliveries that arrive before each cancel-ok are queued by the library and read by
+  // next_delivery() as usual.
+  for (const auto& tag : consumer_tags_) {
+    amqp_basic_cancel(conn_, kChannel, bytes(tag));
+    check_rpc("cancelling consumer '" + tag + "'");
+  }
+  consumer_tags_.clear();
 }
 
 std::optional<Delivery> Connection::next_delivery(std::chrono::milliseconds timeout) {

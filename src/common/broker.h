@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "common/config.h"
@@ -93,6 +94,8 @@ class Connection {
   void bind_queue(const std::string& queue, const std::string& exchange,
                   const std::string& routing_key);
   void delete_queue(const std::string& name);
+  // Drops every ready message of the queue; returns how many.
+  std::uint32_t purge_queue(const std::string& name);
   // Messages ready in the queue (passive declare); throws when the queue does not exist.
   std::uint32_t message_count(const std::string& queue);
 
@@ -108,6 +111,10 @@ class Connection {
 
   // Starts consuming with manual acks and at most `prefetch` unacked deliveries.
   void consume(const std::string& queue, std::uint16_t prefetch);
+  // Stops every consumer of this connection: the broker sends no new deliveries (ones already
+  // on the wire still arrive and must be settled). A draining consumer calls this first, or
+  // the messages it hands back come straight back to it and spend their delivery limit.
+  void cancel_consumers();
   // The next delivery, or nullopt when none arrives within the timeout.
   std::optional<Delivery> next_delivery(std::chrono::milliseconds timeout);
   void ack(std::uint64_t delivery_tag);
@@ -134,6 +141,7 @@ class Connection {
   std::map<std::string, std::uint64_t> seq_by_message_id_;
   Confirms settled_;
   std::deque<Delivery> buffered_;
+  std::vector<std::string> consumer_tags_;
 };
 
 }  // namespace tianyu::broker

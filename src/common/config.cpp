@@ -56,6 +56,7 @@ std::vector<Field> fields_of(Config& c) {
       {"manager.sweep_interval_ms", &c.manager.sweep_interval_ms, {10, 600000}},
       {"manager.retry_base_ms", &c.manager.retry_base_ms, {0, 3600000}},
       {"manager.retry_max_ms", &c.manager.retry_max_ms, {0, 86400000}},
+      {"manager.lost_dispatch_s", &c.manager.lost_dispatch_s, {1, 86400}},
       {"consumer.workers", &c.consumer.workers, {1, 256}},
       {"consumer.prefetch", &c.consumer.prefetch, {0, 65535}},
       {"consumer.lease_s", &c.consumer.lease_s, {1, 86400}},

@@ -44,6 +44,7 @@ struct ManagerConfig {
   int sweep_interval_ms = 500;     // expired leases and due retries
   int retry_base_ms = 1000;        // back-off before attempt n+1: base * 2^(n-1), capped
   int retry_max_ms = 60000;
+  int lost_dispatch_s = 60;  // queued this long, its queue empty: the message is lost
 };
 
 // tianyu-consumer: how much it runs at once and how long a claim lives without a heartbeat.

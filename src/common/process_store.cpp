@@ -7,6 +7,8 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include "common/queues.h"
+
 namespace tianyu::process {
 namespace {
 
@@ -161,6 +163,36 @@ int sweep_expired_leases(db::Connection& c) {
   return moved;
 }
 
+std::vector<Dispatch> long_queued(db::Connection& c, std::chrono::seconds older_than, int limit) {
+  return read_dispatches(
+      c, fmt::format("p.state = 'queued' AND p.published_at < NOW(6) - INTERVAL {} SECOND LIMIT {}",
+                     older_than.count(), limit));
+}
+
+int expire_lost_dispatches(db::Connection& c, const std::vector<Dispatch>& lost) {
+  int moved = 0;
+  with_transaction(c, [&] {
+    moved = 0;
+    for (const auto& d : lost) {
+      const bool spent = d.attempt - d.attempt_floor >= d.max_attempts;
+      const std::string error = fmt::format(
+          "the message of attempt {} was lost (its queue {} held no ready message and no consumer "
+          "started it; dead-lettered after repeated hand-backs, or purged)",
+          d.attempt, queues::work_queue(d.site, d.group));
+      const auto n = c.execute(
+          "UPDATE process SET state = ?, error = ?, finished_at = NOW(6) "
+          "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
+          {std::string(spent ? "failed" : "retry_wait"), error, d.process_id,
+           std::uint64_t{d.attempt}});
+      if (n > 0 && spent) {
+        cancel_descendants(c, d.process_id, fmt::format("dependency {} failed: {}", d.process_id, error));
+      }
+      moved += static_cast<int>(n);
+    }
+  });
+  return moved;
+}
+
 int release_due_retries(db::Connection& c, int base_ms, int max_ms) {
   return static_cast<int>(c.execute(
       "UPDATE process SET state = 'ready', not_before = NOW(6) WHERE state = 'retry_wait' AND "
@@ -176,8 +208,10 @@ bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
     claimed = c.execute(
                   "UPDATE process SET state = 'running', lease_owner = ?, "
                   "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "
-                  "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
-                  {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt}}) > 0;
+                  "WHERE process_id = ? AND attempt = ? AND "
+                  "(state = 'queued' OR (state = 'running' AND lease_owner = ?))",
+                  {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt},
+                   consumer_id}) > 0;
   });
   return claimed;
 }
@@ -205,6 +239,16 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
     if (children_ready) *children_ready = decremented > 0;
     committed = true;
   });
+  if (!committed) {
+    // Fenced out, or an earlier try's COMMIT went through and only its reply was lost. Only
+    // this attempt's runner can make it a success, so a success at this attempt is ours.
+    with_retries(c, [&] {
+      const auto rows = c.query("SELECT state FROM process WHERE process_id = ? AND attempt = ?",
+                                {process_id, std::uint64_t{attempt}});
+      committed = !rows.empty() && rows.front().str(0) == "success";
+    });
+    if (committed && children_ready) *children_ready = true;  // unknown: a spare kick is harmless
+  }
   return committed;
 }
 
@@ -242,10 +286,13 @@ void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::str
   });
 }
 
-int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s) {
+int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
+                 const std::vector<std::uint64_t>& running) {
+  if (running.empty()) return 0;
   return static_cast<int>(c.execute(
-      "UPDATE process SET lease_until = NOW(6) + INTERVAL ? SECOND "
-      "WHERE state = 'running' AND lease_owner = ?",
+      fmt::format("UPDATE process SET lease_until = NOW(6) + INTERVAL ? SECOND "
+                  "WHERE state = 'running' AND lease_owner = ? AND process_id IN ({})",
+                  id_list(running)),
       {std::int64_t{lease_s}, consumer_id}));
 }
 

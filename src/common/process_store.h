@@ -37,6 +37,12 @@ void with_retries(db::Connection& c, const std::function<void()>& body,
 
 // ---- manager side
 
+// Queued dispatches published longer ago than `older_than` and still not started.
+std::vector<Dispatch> long_queued(db::Connection& c, std::chrono::seconds older_than, int limit);
+// Their messages are gone (the caller saw their queue hold no ready message): each such attempt
+// counts as failed, to be retried or, once the attempts are spent, failed with its dependents
+// cancelled. Returns how many moved.
+int expire_lost_dispatches(db::Connection& c, const std::vector<Dispatch>& lost);
 // Moves up to `limit` ready processes to queued (attempt + 1) and logs the dispatch.
 std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::string& manager_id);
 // Queued processes whose publish was never confirmed and that were queued before `older_than`.
@@ -56,7 +62,10 @@ struct Claim {
   std::uint32_t attempt_floor = 0;
 };
 // queued -> running under this consumer's lease (one autocommit UPDATE). false: not ours to
-// run (already claimed, finished, or a stale attempt): ack the message and drop it.
+// run (already claimed, finished, or a stale attempt): ack the message and drop it. Running
+// under this very consumer also counts as started: the UPDATE may have committed while the
+// connection died before its reply, and the retry must not disown the process (its lease
+// would then be renewed by nobody's step and the process never end).
 bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                            const std::string& consumer_id, int lease_s);
 // In one transaction: fenced running -> success, the step's own writes, and the dependents'
@@ -73,7 +82,10 @@ bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t a
 // Marks a process failed whatever its attempt (for a message that names an unknown command or
 // cannot be decoded) and cancels its dependents.
 void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::string& error);
-int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s);
+// Extends this consumer's leases on the processes its workers are running now (only those: a
+// lease on anything else would keep an orphan alive).
+int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
+                 const std::vector<std::uint64_t>& running);
 
 // ---- shared
 

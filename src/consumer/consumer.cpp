@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -99,6 +100,49 @@ class Exchange {
   int busy_ = 0;
 };
 
+// The attempts this consumer's workers run right now: its leases are renewed for these only,
+// and a second delivery of one of them (a redelivery racing its own run) is dropped. A later
+// attempt of the same process is a different job: it runs, and fences the earlier one out.
+using AttemptKey = std::pair<std::uint64_t, std::uint32_t>;
+
+class RunningSet {
+ public:
+  bool insert(AttemptKey key) {
+    std::lock_guard lock(mutex_);
+    return keys_.insert(key).second;
+  }
+  void erase(AttemptKey key) {
+    std::lock_guard lock(mutex_);
+    keys_.erase(key);
+  }
+  std::vector<std::uint64_t> process_ids() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, attempt] : keys_) ids.push_back(id);
+    return ids;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<AttemptKey> keys_;
+};
+
+class Running {
+ public:
+  Running(RunningSet& set, AttemptKey key) : set_(set), id_(key), mine_(set.insert(key)) {}
+  ~Running() {
+    if (mine_) set_.erase(id_);
+  }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+  bool mine() const { return mine_; }
+
+ private:
+  RunningSet& set_;
+  AttemptKey id_;
+  bool mine_;
+};
+
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -108,8 +152,11 @@ std::string joined(const std::vector<std::string>& names) {
 class Worker {
  public:
   Worker(const Config& config, const StepRegistry& registry, const std::string& id,
-         const std::filesystem::path& site_root)
-      : config_(config), registry_(registry), id_(id), site_root_(site_root) {}
+         const std::filesystem::path& site_root, RunningSet& running)
+      : config_(config), registry_(registry), id_(id), site_root_(site_root), running_(running) {}
+
+  // After an error the database connection may be dead: the next delivery opens a new one.
+  void drop_connection() { db_.reset(); }
 
   Outcome handle(const WorkItem& item) {
     Outcome out{item.generation, item.delivery.delivery_tag, Settle::ack, false};
@@ -135,6 +182,12 @@ class Worker {
       return out;
     }
     const process::Claim claim{m.max_attempts, m.attempt_floor};
+    const Running running(running_, {m.process_id, m.attempt});
+    if (!running.mine()) {
+      spdlog::debug("process {} attempt {} is already running here; dropping the second delivery",
+                    m.process_id, m.attempt);
+      return out;
+    }
     if (!process::start(*db_, m.process_id, m.attempt, id_, config_.consumer.lease_s)) {
       spdlog::debug("process {} attempt {} is not ours to run (duplicate or stale); dropping",
                     m.process_id, m.attempt);
@@ -180,6 +233,7 @@ class Worker {
   const StepRegistry& registry_;
   const std::string& id_;
   std::filesystem::path site_root_;
+  RunningSet& running_;
   std::unique_ptr<db::Connection> db_;
 };
 
@@ -210,22 +264,33 @@ void Consumer::run(const std::atomic<int>& stop_requests) {
                workers, prefetch, site_root.string());
 
   Exchange exchange;
+  RunningSet running;
   std::atomic<bool> closing{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < workers; ++i) {
     threads.emplace_back([&] {
-      Worker worker(config_, registry_, id_, site_root);
+      Worker worker(config_, registry_, id_, site_root, running);
+      milliseconds hold(1000);
       while (!closing) {
         auto item = exchange.pop_work(closing);
         if (!item) continue;
         Outcome outcome{item->generation, item->delivery.delivery_tag, Settle::requeue, false};
         try {
           outcome = worker.handle(*item);
+          hold = milliseconds(1000);
         } catch (const std::exception& e) {
-          // The database stayed out of reach: hand the message back; the lease (if any)
-          // expires and the manager gives the process another attempt.
-          spdlog::error("returning delivery {} to the queue: {}", item->delivery.message_id,
-                        e.what());
+          // The database stayed out of reach. Keep the delivery a while before handing it
+          // back: requeued at once it would bounce between consumers and spend the broker's
+          // delivery limit in seconds. The lease (if any) expires and the manager gives the
+          // process another attempt.
+          spdlog::error("returning delivery {} to the queue in {} ms: {}",
+                        item->delivery.message_id, hold.count(), e.what());
+          worker.drop_connection();
+          for (auto until = steady_clock::now() + hold;
+               steady_clock::now() < until && stop_requests == 0;) {
+            std::this_thread::sleep_for(milliseconds(50));
+          }
+          hold = std::min(hold * 2, milliseconds(30000));
         }
         exchange.finish(outcome);
       }
@@ -241,7 +306,7 @@ void Consumer::run(const std::atomic<int>& stop_requests) {
       next = steady_clock::now() + period;
       try {
         if (!c) c = std::make_unique<db::Connection>(db::settings_from(config_.db));
-        process::renew_leases(*c, id_, config_.consumer.lease_s);
+        process::renew_leases(*c, id_, config_.consumer.lease_s, running.process_ids());
       } catch (const std::exception& e) {
         spdlog::warn("lease heartbeat failed: {}", e.what());
         c.reset();
@@ -268,6 +333,7 @@ void Consumer::run(const std::atomic<int>& stop_requests) {
       if (stop_requests > 0 && !draining) {
         draining = true;
         spdlog::info("stopping: finishing the steps in progress");
+        broker->cancel_consumers();
       }
       // With work in the workers' hands, wait on them (a finished step is acked and its kick
       // sent at once) and look at the socket between waits; with none, wait on the socket.

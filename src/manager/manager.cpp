@@ -40,6 +40,30 @@ void Manager::ensure_connected() {
   }
 }
 
+void Manager::expire_lost_dispatches() {
+  const auto stale = process::long_queued(*db_, seconds(config_.manager.lost_dispatch_s), 1000);
+  if (stale.empty()) return;
+  std::map<std::string, std::vector<process::Dispatch>> by_queue;
+  for (const auto& d : stale) {
+    if (!in_flight_processes_.count(d.process_id)) by_queue[queues::work_queue(d.site, d.group)].push_back(d);
+  }
+  // A backlog hides a lost message until it drains; with none, every published message of
+  // the queue is in a consumer's hands, and a consumer starts what it holds at once.
+  std::vector<process::Dispatch> lost;
+  for (const auto& [queue, dispatches] : by_queue) {
+    if (declared_queues_.insert(queue).second) {
+      queues::declare_work_queue(*broker_, dispatches.front().site, dispatches.front().group);
+    }
+    if (broker_->message_count(queue) == 0) lost.insert(lost.end(), dispatches.begin(), dispatches.end());
+  }
+  if (lost.empty()) return;
+  if (const int moved = process::expire_lost_dispatches(*db_, lost); moved > 0) {
+    spdlog::warn("{} queued processes lost their message (queued over {} s with an empty queue); "
+                 "their attempts count as failed and are retried",
+                 moved, config_.manager.lost_dispatch_s);
+  }
+}
+
 void Manager::publish(const std::vector<process::Dispatch>& batch) {
   for (const auto& d : batch) {
     if (in_flight_processes_.count(d.process_id)) continue;  // its publish is unconfirmed yet
@@ -93,6 +117,7 @@ bool Manager::cycle() {
     if (const int expired = process::sweep_expired_leases(*db_); expired > 0) {
       spdlog::warn("{} running processes lost their consumer's lease", expired);
     }
+    expire_lost_dispatches();
     if (const int due = process::release_due_retries(*db_, config_.manager.retry_base_ms,
                                                      config_.manager.retry_max_ms);
         due > 0) {

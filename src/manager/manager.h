@@ -2,7 +2,9 @@
 // The manager: claims ready processes (FOR UPDATE SKIP LOCKED, so several managers can run),
 // publishes them persistently with publisher confirms to their (site, group) queue, marks them
 // published once confirmed (the process row is its own outbox), republishes what was never
-// confirmed, gives expired leases to another attempt and releases due retries. Consumers kick
+// confirmed, gives expired leases to another attempt and releases due retries. A dispatch whose
+// message vanished (dead-lettered after consumers kept handing it back, or purged) is noticed
+// when it stays queued while its queue holds nothing: that attempt counts as failed. Consumers kick
 // it through a fanout exchange when they make dependents ready, so a DAG level costs a message
 // round trip rather than a poll interval. Restarted servers cost progress, never correctness.
 #include <atomic>
@@ -31,6 +33,7 @@ class Manager {
   void publish(const std::vector<process::Dispatch>& batch);
   void settle_confirms(std::chrono::milliseconds timeout);
   void wait_for_kick(std::chrono::milliseconds timeout);
+  void expire_lost_dispatches();
 
   Config config_;
   std::string id_;

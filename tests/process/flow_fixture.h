@@ -94,6 +94,30 @@ class ProcessFlow : public ::testing::Test {
     }
     return false;
   }
+  // What a failed settle leaves behind, for the failure message: the rows still in flight and
+  // the tail of every daemon's log, so a CI log alone tells the story.
+  std::string stuck_report() {
+    std::string out;
+    try {
+      auto rows = c_->query(
+          "SELECT process_id, state, attempt, COALESCE(CAST(published_at AS CHAR), '-'), "
+          "COALESCE(lease_owner, '-'), COALESCE(CAST(lease_until AS CHAR), '-'), "
+          "COALESCE(CAST(not_before AS CHAR), '-'), NOW(6) FROM process "
+          "WHERE state NOT IN ('success', 'failed', 'cancelled') ORDER BY process_id LIMIT 10");
+      for (const auto& r : rows) {
+        out += fmt::format("\n  process {} state={} attempt={} published_at={} lease={} until {} "
+                           "not_before={} now={}",
+                           r.u64(0), r.str(1), r.i64(2), r.str(3), r.str(4), r.str(5), r.str(6), r.str(7));
+      }
+    } catch (const std::exception& e) {
+      out += fmt::format("\n  (cannot list stuck processes: {})", e.what());
+    }
+    for (const auto& d : daemons_) {
+      out += '\n';
+      out += d->log_tail(40);
+    }
+    return out;
+  }
   std::string state_of(std::uint64_t id) {
     return c_->query_one("SELECT state FROM process WHERE process_id = ?", {id}).str(0);
   }

@@ -35,7 +35,7 @@ class ProcessFaults : public ProcessFlow {
   void expect_complete(std::int64_t n) {
     // A fresh connection: the fixture's own session died with a database restart.
     c_ = std::make_unique<db::Connection>(scratch_->settings());
-    ASSERT_TRUE(settle(180s)) << count("state = 'success'") << " of " << n << " done";
+    ASSERT_TRUE(settle(60s)) << stuck_report() << count("state = 'success'") << " of " << n << " done";
     EXPECT_EQ(count("state = 'success'"), n);
     expect_touched_exactly_once(n);
   }
@@ -70,7 +70,7 @@ TEST_F(ProcessFaults, GracefulStopFinishesTheStepsInProgress) {
   EXPECT_EQ(first.stop(20), 0) << "SIGTERM must end the consumer cleanly";
   EXPECT_EQ(count("state = 'running'"), 0) << "steps in progress were finished, not abandoned";
   start("tianyu-consumer");
-  ASSERT_TRUE(settle(60s));
+  ASSERT_TRUE(settle(60s)) << stuck_report();
   EXPECT_EQ(count("state = 'success'"), 12);
   EXPECT_EQ(count("attempt = 1"), 12) << "no step needed a second attempt";
   expect_touched_exactly_once(12);

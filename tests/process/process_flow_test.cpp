@@ -38,7 +38,7 @@ TEST_F(ProcessFlow, LargeDagRunsInDependencyOrderWithExactlyOnceEffects) {
   start("tianyu-consumer", "general");
   start("tianyu-consumer", "general");
   start("tianyu-consumer", "bigram");
-  ASSERT_TRUE(settle(240s)) << count("state = 'success'") << " of " << dag.size() << " done";
+  ASSERT_TRUE(settle(240s)) << stuck_report() << count("state = 'success'") << " of " << dag.size() << " done";
 
   EXPECT_EQ(count("state = 'success'"), static_cast<std::int64_t>(dag.size()));
   const auto early = c_->query_one(
@@ -84,7 +84,7 @@ TEST_F(ProcessFlow, AConsumerKilledMidStepLosesNothingAndDoublesNothing) {
   }
   ASSERT_GT(count(victim_lease), 0) << "the victim never ran a step";
   victim.kill_hard();
-  ASSERT_TRUE(settle(90s));
+  ASSERT_TRUE(settle(90s)) << stuck_report();
   EXPECT_EQ(count("state = 'success'"), 40);
   expect_touched_exactly_once(40);
   EXPECT_GE(count("attempt >= 2"), 1) << "the killed consumer's running steps ran again";
@@ -98,11 +98,35 @@ TEST_F(ProcessFlow, TwoManagersNeverDispatchTheSameAttemptTwice) {
   start("tianyu-manager");
   start("tianyu-consumer");
   start("tianyu-consumer");
-  ASSERT_TRUE(settle(120s));
+  ASSERT_TRUE(settle(120s)) << stuck_report();
   EXPECT_EQ(count("state = 'success'"), 1000);
   EXPECT_EQ(count("attempt = 1"), 1000) << "every process ran on its first dispatch";
   // dispatch_log's key is (process_id, attempt): one row per process means one dispatch each.
   EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM dispatch_log").i64(0), 1000);
+}
+
+TEST_F(ProcessFlow, APurgedQueueCostsAnAttemptNotAProcess) {
+  extra_env_["TIANYU_MANAGER_LOST_DISPATCH_S"] = "1";
+  std::vector<ProcessSpec> work;
+  for (int i = 0; i < 6; ++i) work.push_back(spec(fmt::format("touch{}", i), "touch"));
+  work.push_back(spec("after", "touch", {"touch0", "touch5"}));
+  publisher::publish(*c_, work, ids_);
+  start("tianyu-manager");
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (count("state = 'queued' AND published_at IS NOT NULL") < 6 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(count("state = 'queued' AND published_at IS NOT NULL"), 6);
+  // Every message vanishes (an operator's purge; a dead-lettering looks the same to the rows).
+  broker::Connection b(broker::settings_from(config_.broker), "process_flow_test purge");
+  ASSERT_EQ(b.purge_queue(queues::work_queue(site_, "general")), 6u);
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(60s)) << stuck_report();
+  EXPECT_EQ(count("state = 'success'"), 7);
+  EXPECT_EQ(count("attempt = 2"), 6) << "each lost message cost exactly one attempt";
+  EXPECT_EQ(count("error LIKE '%message of attempt 1 was lost%'"), 0) << "a success clears the error";
+  expect_touched_exactly_once(7);
 }
 
 TEST_F(ProcessFlow, RetriesCancellationAndOperatorRetry) {
@@ -122,7 +146,7 @@ TEST_F(ProcessFlow, RetriesCancellationAndOperatorRetry) {
       ids_);
   start("tianyu-manager");
   start("tianyu-consumer");
-  ASSERT_TRUE(settle(60s));
+  ASSERT_TRUE(settle(60s)) << stuck_report();
   EXPECT_EQ(state_of(id.at("recovers")), "success");
   EXPECT_EQ(attempt_of(id.at("recovers")), 3);
   EXPECT_EQ(state_of(id.at("gives_up")), "failed");
@@ -141,7 +165,7 @@ TEST_F(ProcessFlow, RetriesCancellationAndOperatorRetry) {
   // The operator retries: a fresh budget (flaky fails only its first two attempts), and the
   // dependents its failure cancelled come back; the other failure's dependent stays cancelled.
   EXPECT_EQ(publisher::retry(*c_, id.at("gives_up")), 2);
-  ASSERT_TRUE(settle(60s));
+  ASSERT_TRUE(settle(60s)) << stuck_report();
   EXPECT_EQ(state_of(id.at("gives_up")), "success");
   EXPECT_EQ(attempt_of(id.at("gives_up")), 3);
   EXPECT_EQ(state_of(id.at("child")), "success");
@@ -160,7 +184,7 @@ TEST_F(ProcessFlow, UnknownCommandsAndGarbageAreFailedAndDeadLettered) {
   ASSERT_EQ(b.wait_for_confirms(5s).acked.size(), 1u);
   start("tianyu-manager");
   start("tianyu-consumer");
-  ASSERT_TRUE(settle(30s));
+  ASSERT_TRUE(settle(30s)) << stuck_report();
   EXPECT_EQ(state_of(id.at("mystery")), "failed");
   const auto error =
       c_->query_one("SELECT error FROM process WHERE process_id = ?", {id.at("mystery")}).str(0);

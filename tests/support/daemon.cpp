@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -15,7 +17,8 @@ namespace tianyu::test {
 std::string bin_dir() { return TIANYU_BIN_DIR; }
 
 Daemon::Daemon(const std::string& executable, std::vector<std::string> args,
-               const std::map<std::string, std::string>& env, const std::filesystem::path& log) {
+               const std::map<std::string, std::string>& env, const std::filesystem::path& log)
+    : log_(log) {
   const std::string path = bin_dir() + "/" + executable;
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -60,6 +63,18 @@ int Daemon::stop(int seconds) {
   }
   kill_hard();
   return -1;
+}
+
+std::string Daemon::log_tail(std::size_t lines) const {
+  std::ifstream in(log_);
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(std::move(line));
+    if (tail.size() > lines) tail.pop_front();
+  }
+  std::string out = "--- " + log_.filename().string() + " (last " + std::to_string(tail.size()) + " lines)";
+  for (const auto& line : tail) out += "\n" + line;
+  return out;
 }
 
 }  // namespace tianyu::test

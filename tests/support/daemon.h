@@ -23,9 +23,12 @@ class Daemon {
   // SIGTERM and wait up to `seconds`; returns the exit status, or -1 if it had to be killed.
   int stop(int seconds = 20);
   pid_t pid() const { return pid_; }
+  // The last `lines` lines of its log, headed by its name, for failure messages.
+  std::string log_tail(std::size_t lines) const;
 
  private:
   pid_t pid_ = -1;
+  std::filesystem::path log_;
 };
 
 // The directory holding the tianyu executables (build/bin).
