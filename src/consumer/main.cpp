@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     const std::string id = tianyu::cli::instance_id();
     tianyu::consumer::StepRegistry registry;
     tianyu::consumer::register_diagnostic_steps(registry);
+    tianyu::consumer::register_simulation_steps(registry);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     tianyu::consumer::Consumer(config, std::move(registry), id).run(g_stop_requests);

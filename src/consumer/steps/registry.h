@@ -44,5 +44,7 @@ class StepRegistry {
 
 // noop, sleep {ms}, fail {message}, flaky {failures}, touch {sleep_ms?}.
 void register_diagnostic_steps(StepRegistry& registry);
+// simulate_night {out, preset?, seed?, config?, threads?}: a simulated night under the site root.
+void register_simulation_steps(StepRegistry& registry);
 
 }  // namespace tianyu::consumer

@@ -1,0 +1,153 @@
+#include "pipeline/fits_io.h"
+
+#include <fitsio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace tianyu::pipeline {
+namespace {
+
+// CFITSIO may be built without reentrancy; one process-wide lock keeps every call safe.
+std::mutex& fits_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::string status_text(int status) {
+  char text[FLEN_STATUS] = {0};
+  fits_get_errstatus(status, text);
+  return text;
+}
+
+class FitsFile {
+ public:
+  FitsFile() = default;
+  ~FitsFile() {
+    if (f_) {
+      int status = 0;
+      fits_close_file(f_, &status);
+    }
+  }
+  FitsFile(const FitsFile&) = delete;
+  FitsFile& operator=(const FitsFile&) = delete;
+  fitsfile** out() { return &f_; }
+  fitsfile* get() { return f_; }
+  int close() {
+    int status = 0;
+    if (f_) fits_close_file(f_, &status);
+    f_ = nullptr;
+    return status;
+  }
+
+ private:
+  fitsfile* f_ = nullptr;
+};
+
+void check(int status, const std::filesystem::path& path, const std::string& what) {
+  if (status != 0) {
+    throw FitsError(path.string() + ": " + what + ": " + status_text(status));
+  }
+}
+
+void write_card(fitsfile* f, const HeaderCard& card, const std::filesystem::path& path) {
+  int status = 0;
+  char* key = const_cast<char*>(card.key.c_str());
+  char* comment = const_cast<char*>(card.comment.c_str());
+  if (const auto* s = std::get_if<std::string>(&card.value)) {
+    fits_update_key(f, TSTRING, key, const_cast<char*>(s->c_str()), comment, &status);
+  } else if (const auto* d = std::get_if<double>(&card.value)) {
+    double v = *d;
+    fits_update_key(f, TDOUBLE, key, &v, comment, &status);
+  } else if (const auto* i = std::get_if<long long>(&card.value)) {
+    LONGLONG v = *i;
+    fits_update_key(f, TLONGLONG, key, &v, comment, &status);
+  } else {
+    int v = std::get<bool>(card.value) ? 1 : 0;
+    fits_update_key(f, TLOGICAL, key, &v, comment, &status);
+  }
+  check(status, path, "writing header keyword " + card.key);
+}
+
+}  // namespace
+
+void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
+                PixelType type) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height) {
+    throw FitsError(path.string() + ": image has inconsistent dimensions");
+  }
+  std::string tmp_name = ".";
+  tmp_name += path.filename().string();
+  tmp_name += ".tmp";
+  tmp_name += std::to_string(::getpid());
+  const auto tmp = path.parent_path() / tmp_name;
+  std::filesystem::remove(tmp);
+  {
+    std::lock_guard lock(fits_mutex());
+    FitsFile f;
+    int status = 0;
+    fits_create_file(f.out(), tmp.c_str(), &status);
+    check(status, path, "creating");
+    long axes[2] = {image.width, image.height};
+    fits_create_img(f.get(), type == PixelType::uint16 ? USHORT_IMG : FLOAT_IMG, 2, axes, &status);
+    check(status, path, "creating the image HDU");
+    for (const auto& card : header) write_card(f.get(), card, path);
+    const auto n = static_cast<LONGLONG>(image.pixels.size());
+    if (type == PixelType::uint16) {
+      std::vector<unsigned short> counts(image.pixels.size());
+      std::transform(image.pixels.begin(), image.pixels.end(), counts.begin(), [](float v) {
+        return static_cast<unsigned short>(std::clamp(std::lround(v), 0L, 65535L));
+      });
+      fits_write_img(f.get(), TUSHORT, 1, n, counts.data(), &status);
+    } else {
+      fits_write_img(f.get(), TFLOAT, 1, n, const_cast<float*>(image.pixels.data()), &status);
+    }
+    check(status, path, "writing pixels");
+    check(f.close(), path, "closing");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+FitsImage read_fits(const std::filesystem::path& path) {
+  std::lock_guard lock(fits_mutex());
+  FitsFile f;
+  int status = 0;
+  fits_open_image(f.out(), path.c_str(), READONLY, &status);
+  check(status, path, "opening as a FITS image");
+  int naxis = 0;
+  long axes[3] = {0, 0, 0};
+  fits_get_img_dim(f.get(), &naxis, &status);
+  check(status, path, "reading NAXIS");
+  if (naxis != 2) {
+    throw FitsError(path.string() + ": NAXIS is " + std::to_string(naxis) + ", expected a 2-D image");
+  }
+  fits_get_img_size(f.get(), 2, axes, &status);
+  check(status, path, "reading NAXIS1/NAXIS2");
+  if (axes[0] <= 0 || axes[1] <= 0) throw FitsError(path.string() + ": the image HDU is empty");
+  FitsImage out;
+  out.image = Image(static_cast<int>(axes[0]), static_cast<int>(axes[1]));
+  int any_null = 0;
+  float null_value = NAN;
+  fits_read_img(f.get(), TFLOAT, 1, static_cast<LONGLONG>(out.image.pixels.size()), &null_value,
+                out.image.pixels.data(), &any_null, &status);
+  check(status, path, "reading pixels (truncated file?)");
+  int keys = 0;
+  fits_get_hdrspace(f.get(), &keys, nullptr, &status);
+  for (int i = 1; i <= keys && status == 0; ++i) {
+    char name[FLEN_KEYWORD] = {0}, value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
+    fits_read_keyn(f.get(), i, name, value, comment, &status);
+    std::string v = value;
+    if (v.size() >= 2 && v.front() == '\'') {
+      v = v.substr(1, v.rfind('\'') - 1);
+      while (!v.empty() && v.back() == ' ') v.pop_back();
+    }
+    if (name[0] != 0) out.header[name] = v;
+  }
+  check(status, path, "reading the header");
+  return out;
+}
+
+}  // namespace tianyu::pipeline
