@@ -275,6 +275,7 @@ SimConfig apply_json(SimConfig c, const nlohmann::json& j) {
     TIANYU_SIM_NUMBER(twilight_factor) TIANYU_SIM_NUMBER(twilight_decay_frames)
     TIANYU_SIM_NUMBER(drift_x_px) TIANYU_SIM_NUMBER(drift_y_px) TIANYU_SIM_NUMBER(drift_jitter_px)
     TIANYU_SIM_NUMBER(transparency_rms) TIANYU_SIM_NUMBER(scintillation_rms)
+    TIANYU_SIM_NUMBER(thin_cloud_depth) TIANYU_SIM_NUMBER(thin_cloud_width_frac)
     TIANYU_SIM_NUMBER(hot_pixels) TIANYU_SIM_NUMBER(cosmic_rate_per_cm2_s)
     TIANYU_SIM_NUMBER(pixel_size_um) TIANYU_SIM_NUMBER(satellite_trails)
     TIANYU_SIM_NUMBER(cloud_outs) TIANYU_SIM_NUMBER(double_images)
@@ -325,6 +326,8 @@ void validate(const SimConfig& c) {
   if (!(c.moffat_beta > 1.0)) throw SimConfigError("moffat_beta", "must be above 1");
   at_least("sky_e_per_s", c.sky_e_per_s, 0);
   at_least("hot_pixels", c.hot_pixels, 0);
+  if (!(c.thin_cloud_depth >= 0 && c.thin_cloud_depth < 1)) throw SimConfigError("thin_cloud_depth", "must be in [0, 1)");
+  positive("thin_cloud_width_frac", c.thin_cloud_width_frac);
   at_least("satellite_trails", c.satellite_trails, 0);
   at_least("cloud_outs", c.cloud_outs, 0);
   at_least("double_images", c.double_images, 0);
@@ -401,6 +404,7 @@ class Night {
     const double jd0 = parse_utc(c_.start_utc);
     const double cadence_d = (c_.exptime_s + c_.readout_s) / 86400.0;
     double walk_x = 0, walk_y = 0;
+    const double cloud_at = 0.15 + 0.7 * std::uniform_real_distribution<double>()(rng);
     for (int k = 0; k < c_.frames; ++k) {
       FrameTruth f;
       char file[32];
@@ -417,7 +421,10 @@ class Night {
       f.dx = k == 0 ? 0.0 : k * c_.drift_x_px + walk_x;
       f.dy = k == 0 ? 0.0 : k * c_.drift_y_px + walk_y;
       f.fwhm = c_.seeing_fwhm_px * std::clamp(1.0 + c_.seeing_jitter * n01(rng), 0.5, 2.0);
-      f.transparency = std::clamp(1.0 - std::abs(c_.transparency_rms * n01(rng)), 0.0, 1.0);
+      const double cloud = (k / std::max(1.0, c_.frames - 1.0) - cloud_at) / c_.thin_cloud_width_frac;
+      f.transparency = std::clamp((1.0 - std::abs(c_.transparency_rms * n01(rng))) *
+                                      (1.0 - c_.thin_cloud_depth * std::exp(-0.5 * cloud * cloud)),
+                                  0.0, 1.0);
       f.sky_e = c_.sky_e_per_s * c_.exptime_s *
                 (1.0 + (c_.twilight_factor - 1.0) * std::exp(-k / c_.twilight_decay_frames));
       frames_.push_back(f);

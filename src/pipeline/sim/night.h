@@ -56,6 +56,8 @@ struct SimConfig {
   double drift_x_px = 0.8, drift_y_px = -0.5;  // per frame, plus a random walk
   double drift_jitter_px = 0.3;
   double transparency_rms = 0.01;
+  double thin_cloud_depth = 0.15;        // a passing thin cloud: transparency dips this much
+  double thin_cloud_width_frac = 0.04;   // its 1-sigma duration as a fraction of the night
   double scintillation_rms = 0.002;
   int hot_pixels = 50;
   double cosmic_rate_per_cm2_s = 0.02;

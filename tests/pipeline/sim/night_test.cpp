@@ -135,6 +135,15 @@ TEST(SimulatedNight, TruthFilesCarryTheTransitAndEveryFault) {
     bad += std::stoi(f.at("bad"));
   }
   EXPECT_EQ(bad, 4);
+  // A thin cloud passes: the clearest good frames are near 1, the cloud's deepest near 1 - depth.
+  double clearest = 0, cloudiest = 1;
+  for (const auto& f : frames) {
+    if (f.at("bad") == "1") continue;
+    clearest = std::max(clearest, std::stod(f.at("transparency")));
+    cloudiest = std::min(cloudiest, std::stod(f.at("transparency")));
+  }
+  EXPECT_GT(clearest, 0.99);
+  EXPECT_NEAR(cloudiest, 1.0 - c.thin_cloud_depth, 0.04);
   const double e_per_s = std::pow(10.0, -0.4 * (std::stod(stars[0].at("mag")) - c.zeropoint_mag));
   double lowest = 2, highest = 0;
   for (const auto& r : flux) {
