@@ -111,9 +111,10 @@ void write_fits(const std::filesystem::path& path, const Image& image, const Hea
   std::filesystem::rename(tmp, path);
 }
 
-FitsImage read_fits(const std::filesystem::path& path) {
-  std::lock_guard lock(fits_mutex());
-  FitsFile f;
+namespace {
+
+// Opens the primary image and checks it is a non-empty 2-D image; returns its size.
+std::pair<long, long> open_image(FitsFile& f, const std::filesystem::path& path) {
   int status = 0;
   fits_open_image(f.out(), path.c_str(), READONLY, &status);
   check(status, path, "opening as a FITS image");
@@ -127,14 +128,12 @@ FitsImage read_fits(const std::filesystem::path& path) {
   fits_get_img_size(f.get(), 2, axes, &status);
   check(status, path, "reading NAXIS1/NAXIS2");
   if (axes[0] <= 0 || axes[1] <= 0) throw FitsError(path.string() + ": the image HDU is empty");
-  FitsImage out;
-  out.image = Image(static_cast<int>(axes[0]), static_cast<int>(axes[1]));
-  int any_null = 0;
-  float null_value = NAN;
-  fits_read_img(f.get(), TFLOAT, 1, static_cast<LONGLONG>(out.image.pixels.size()), &null_value,
-                out.image.pixels.data(), &any_null, &status);
-  check(status, path, "reading pixels (truncated file?)");
-  int keys = 0;
+  return {axes[0], axes[1]};
+}
+
+std::map<std::string, std::string> read_header(FitsFile& f, const std::filesystem::path& path) {
+  std::map<std::string, std::string> header;
+  int status = 0, keys = 0;
   fits_get_hdrspace(f.get(), &keys, nullptr, &status);
   for (int i = 1; i <= keys && status == 0; ++i) {
     char name[FLEN_KEYWORD] = {0}, value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
@@ -144,10 +143,52 @@ FitsImage read_fits(const std::filesystem::path& path) {
       v = v.substr(1, v.rfind('\'') - 1);
       while (!v.empty() && v.back() == ' ') v.pop_back();
     }
-    if (name[0] != 0) out.header[name] = v;
+    if (name[0] != 0) header[name] = v;
   }
   check(status, path, "reading the header");
+  return header;
+}
+
+void read_pixels(FitsFile& f, const std::filesystem::path& path, long width, int y0, int rows,
+                 float* out) {
+  int status = 0, any_null = 0;
+  float null_value = NAN;
+  long first[2] = {1, y0 + 1};
+  fits_read_pix(f.get(), TFLOAT, first, static_cast<LONGLONG>(width) * rows, &null_value, out,
+                &any_null, &status);
+  check(status, path, "reading pixels (truncated file?)");
+}
+
+}  // namespace
+
+FitsImage read_fits(const std::filesystem::path& path) {
+  std::lock_guard lock(fits_mutex());
+  FitsFile f;
+  const auto [width, height] = open_image(f, path);
+  FitsImage out;
+  out.image = Image(static_cast<int>(width), static_cast<int>(height));
+  read_pixels(f, path, width, 0, static_cast<int>(height), out.image.pixels.data());
+  out.header = read_header(f, path);
   return out;
+}
+
+FitsInfo read_fits_info(const std::filesystem::path& path) {
+  std::lock_guard lock(fits_mutex());
+  FitsFile f;
+  const auto [width, height] = open_image(f, path);
+  return {static_cast<int>(width), static_cast<int>(height), read_header(f, path)};
+}
+
+void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out) {
+  std::lock_guard lock(fits_mutex());
+  FitsFile f;
+  const auto [width, height] = open_image(f, path);
+  if (y0 < 0 || rows < 0 || y0 + rows > height) {
+    throw FitsError(path.string() + ": rows " + std::to_string(y0) + ".." +
+                    std::to_string(y0 + rows) + " are outside the image of height " +
+                    std::to_string(height));
+  }
+  read_pixels(f, path, width, y0, rows, out);
 }
 
 }  // namespace tianyu::pipeline

@@ -41,4 +41,13 @@ struct FitsImage {
 // 2-D image, is a FitsError naming the file.
 FitsImage read_fits(const std::filesystem::path& path);
 
+struct FitsInfo {
+  int width = 0, height = 0;
+  std::map<std::string, std::string> header;
+};
+// The size and header of the primary 2-D image, without its pixels.
+FitsInfo read_fits_info(const std::filesystem::path& path);
+// Rows [y0, y0 + rows) of the primary image into out (rows * width floats).
+void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out);
+
 }  // namespace tianyu::pipeline
