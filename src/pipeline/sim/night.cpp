@@ -57,7 +57,7 @@ struct FrameTruth {
 
 struct Camera {
   std::vector<float> column_adu;  // bias column structure
-  std::vector<float> prnu;        // pixel response
+  std::vector<float> response;    // vignetting x pixel response, mean 1: what a flat measures
   std::vector<std::pair<int, int>> hot;
 };
 
@@ -392,8 +392,19 @@ class Night {
     std::normal_distribution<double> n01;
     cam_.column_adu.resize(c_.width);
     for (auto& v : cam_.column_adu) v = static_cast<float>(c_.bias_column_rms_adu * n01(rng));
-    cam_.prnu.resize(static_cast<std::size_t>(c_.width) * c_.height);
-    for (auto& v : cam_.prnu) v = static_cast<float>(1.0 + c_.flat_prnu * n01(rng));
+    cam_.response.resize(static_cast<std::size_t>(c_.width) * c_.height);
+    const double cx = c_.width / 2.0, cy = c_.height / 2.0, r2max = cx * cx + cy * cy;
+    double sum = 0;
+    for (int y = 0; y < c_.height; ++y) {
+      for (int x = 0; x < c_.width; ++x) {
+        const double r2 = ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / r2max;
+        const double v = (1.0 - c_.flat_vignetting * r2) * (1.0 + c_.flat_prnu * n01(rng));
+        cam_.response[static_cast<std::size_t>(y) * c_.width + x] = static_cast<float>(v);
+        sum += v;
+      }
+    }
+    const double mean = sum / cam_.response.size();
+    for (auto& v : cam_.response) v = static_cast<float>(v / mean);
     std::uniform_int_distribution<int> ux(0, c_.width - 1), uy(0, c_.height - 1);
     for (int i = 0; i < c_.hot_pixels; ++i) cam_.hot.emplace_back(ux(rng), uy(rng));
   }
@@ -531,6 +542,10 @@ class Night {
     h.push_back({"CD2_2", scale, ""});
   }
 
+  void apply_response(Image& e) const {
+    for (std::size_t i = 0; i < e.pixels.size(); ++i) e.pixels[i] *= cam_.response[i];
+  }
+
   Image dark_electrons(double exptime) const {
     Image e(c_.width, c_.height, static_cast<float>(c_.dark_e_per_s * exptime));
     for (const auto& [x, y] : cam_.hot) e.at(x, y) += static_cast<float>(200.0 * exptime);
@@ -562,19 +577,12 @@ class Night {
     auto rng = stream(c_.seed, kFlat + i);
     std::uniform_real_distribution<double> u01;
     const double level = 25000.0 * (0.6 + 0.6 * u01(rng));  // twilight fades between flats
-    Image e(c_.width, c_.height);
-    const double cx = c_.width / 2.0, cy = c_.height / 2.0, r2max = cx * cx + cy * cy;
-    for (int y = 0; y < c_.height; ++y) {
-      for (int x = 0; x < c_.width; ++x) {
-        const double r2 = ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / r2max;
-        e.at(x, y) = static_cast<float>(level * (1.0 - c_.flat_vignetting * r2) *
-                                        cam_.prnu[static_cast<std::size_t>(y) * c_.width + x]);
-      }
-    }
+    Image e(c_.width, c_.height, static_cast<float>(level));
     for (int s = 0; s < 5; ++s) {  // a few faint stars shine through the twilight
       add_moffat_star(e, u01(rng) * c_.width, u01(rng) * c_.height, level * 20.0,
                       c_.seeing_fwhm_px, c_.moffat_beta);
     }
+    apply_response(e);
     add_noise(e, rng);
     digitise(e, c_, cam_, rng);
     char file[32];
@@ -593,8 +601,7 @@ class Night {
     for (int y = 0; y < c_.height; ++y) {
       for (int x = 0; x < c_.width; ++x) {
         const double gradient = 1.0 + c_.sky_gradient * ((x - cx) / c_.width + 0.5 * (y - cy) / c_.height);
-        e.at(x, y) = static_cast<float>(f.sky_e * gradient *
-                                        cam_.prnu[static_cast<std::size_t>(y) * c_.width + x]);
+        e.at(x, y) = static_cast<float>(f.sky_e * gradient);
       }
     }
     const double jump = f.fault == Fault::double_image ? 0.4 : 0.0;
@@ -617,6 +624,7 @@ class Night {
         }
       }
     }
+    apply_response(e);  // sky, stars and trail all pass the optics; dark current does not
     const Image dark = dark_electrons(c_.exptime_s);
     for (std::size_t i = 0; i < e.pixels.size(); ++i) e.pixels[i] += dark.pixels[i];
     add_noise(e, rng);

@@ -61,6 +61,7 @@ SimConfig quiet_config() {
   c.cosmic_rate_per_cm2_s = 0;
   c.bias_column_rms_adu = 0;
   c.flat_prnu = 0;
+  c.flat_vignetting = 0;
   c.satellite_trails = c.cloud_outs = c.double_images = 0;
   c.stars = 4;  // only the named ones
   return c;

@@ -1,0 +1,48 @@
+#pragma once
+// Calibration of a science frame (DESIGN.md section 3, step 3):
+//   S_hat = (S - B - D t) / F - Sky((S - B - D t) / F)
+// with the sky from SEP's background model. Any master may be absent (real nights often lack
+// darks or flats). Saturated pixels, hot pixels and pixels the flat cannot correct are carried
+// in a mask for later steps to skip; they are not averaged into anything.
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "pipeline/image.h"
+
+namespace tianyu::pipeline {
+
+// A calibration input that cannot be used (sizes differ, nothing finite left).
+class CalibrationError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Masters {
+  const Image* bias = nullptr;
+  const Image* dark_rate = nullptr;  // per second
+  const Image* flat = nullptr;       // mean ~1
+};
+
+struct CalibrationOptions {
+  double saturation_adu = 65000;  // raw value at or above which a pixel is saturated
+  double hot_sigma = 8;           // dark rate this many robust sigmas above its median: hot
+  double min_flat = 0.2;          // flat below this cannot be divided by: masked
+  int background_box = 64;        // SEP tile size (pixels)
+  int background_filter = 3;      // SEP median filter (tiles)
+};
+
+enum MaskBit : std::uint8_t { kSaturated = 1, kHot = 2, kBadFlat = 4, kNotFinite = 8 };
+
+struct CalibratedFrame {
+  Image image;                     // background-subtracted
+  std::vector<std::uint8_t> mask;  // MaskBit flags per pixel; 0 = good
+  double background = 0;           // SEP global background level (ADU) before subtraction
+  double background_rms = 0;       // SEP global background RMS (ADU)
+  std::size_t masked = 0;
+};
+
+CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
+                          const CalibrationOptions& options = {});
+
+}  // namespace tianyu::pipeline

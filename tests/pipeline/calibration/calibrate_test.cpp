@@ -1,0 +1,123 @@
+// Calibration of a simulated frame against the simulator's truth, and the masks.
+#include "pipeline/calibration/calibrate.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "pipeline/calibration/masters.h"
+#include "pipeline/fits_io.h"
+#include "pipeline/robust_stats.h"
+#include "pipeline/sim/night.h"
+
+namespace tianyu::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> calib_files(const fs::path& dir, const char* kind, int n) {
+  std::vector<fs::path> files;
+  for (int i = 1; i <= n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%s_%03d.fits", kind, i);
+    files.push_back(dir / "calib" / name);
+  }
+  return files;
+}
+
+// sky_adu of a file from truth/frames.csv (column 7).
+double truth_sky_adu(const fs::path& dir, const std::string& file) {
+  std::ifstream in(dir / "truth" / "frames.csv");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(file + ",", 0) != 0) continue;
+    std::stringstream ss(line);
+    std::string field;
+    for (int i = 0; i < 7; ++i) std::getline(ss, field, ',');
+    return std::stod(field);
+  }
+  throw std::runtime_error("no truth for " + file);
+}
+
+class CalibrateSimulatedFrame : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_.width = config_.height = 256;
+    config_.frames = 3;
+    config_.bias_frames = 9;
+    config_.flat_frames = 9;
+    config_.dark_frames = 5;
+    config_.stars = 80;
+    config_.cosmic_rate_per_cm2_s = 0;
+    config_.satellite_trails = config_.cloud_outs = config_.double_images = 0;
+    dir_ = fs::temp_directory_path() / ("calibrate_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    sim::simulate_night(config_, dir_, 2);
+    bias_ = master_bias(FitsFrameSet(calib_files(dir_, "bias", 9)));
+    dark_ = master_dark_rate(FitsFrameSet(calib_files(dir_, "dark", 5), true), bias_);
+    flat_ = master_flat(FitsFrameSet(calib_files(dir_, "flat", 9)), bias_, &dark_);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static inline sim::SimConfig config_;
+  static inline fs::path dir_;
+  static inline Image bias_, dark_, flat_;
+};
+
+TEST_F(CalibrateSimulatedFrame, LeavesAZeroBackgroundWithTheExpectedNoise) {
+  const auto raw = read_fits(dir_ / "raw" / "sci_0002.fits");
+  const auto out = calibrate(raw.image, config_.exptime_s, {&bias_, &dark_, &flat_});
+  const double sky = truth_sky_adu(dir_, "sci_0002.fits");
+  EXPECT_NEAR(out.background, sky, 0.02 * sky);
+  const double sky_e = sky * config_.gain;
+  const double expected_rms = std::sqrt(sky_e + config_.dark_e_per_s * config_.exptime_s +
+                                        config_.read_noise_e * config_.read_noise_e) / config_.gain;
+  EXPECT_NEAR(out.background_rms, expected_rms, 0.05 * expected_rms);
+  std::vector<double> good;
+  for (std::size_t i = 0; i < out.image.pixels.size(); ++i) {
+    if (out.mask[i] == 0) good.push_back(out.image.pixels[i]);
+  }
+  const auto stats = sigma_clipped_stats(good);
+  EXPECT_NEAR(stats.median, 0.0, 0.05 * expected_rms);
+  // The simulator's hot pixels (some may share a pixel) are masked, and few others are.
+  std::size_t hot = 0;
+  for (auto m : out.mask) hot += (m & kHot) != 0;
+  EXPECT_GE(hot, static_cast<std::size_t>(config_.hot_pixels * 9 / 10));
+  EXPECT_LE(hot, static_cast<std::size_t>(config_.hot_pixels + 5));
+}
+
+TEST_F(CalibrateSimulatedFrame, WorksWithoutDarkOrFlat) {
+  const auto raw = read_fits(dir_ / "raw" / "sci_0001.fits");
+  const auto out = calibrate(raw.image, config_.exptime_s, {&bias_, nullptr, nullptr});
+  const double sky = truth_sky_adu(dir_, "sci_0001.fits");
+  // Without the flat the vignetting stays in, but the mean sky level is still the truth's.
+  EXPECT_NEAR(out.background, sky, 0.05 * sky);
+  EXPECT_EQ(std::count_if(out.mask.begin(), out.mask.end(), [](auto m) { return (m & kHot) != 0; }), 0);
+}
+
+TEST(Calibrate, MasksSaturatedAndNonFinitePixelsAndRejectsWrongSizes) {
+  Image raw(128, 128, 1000.0f);
+  raw.at(10, 10) = 65535.0f;
+  raw.at(20, 20) = std::nanf("");
+  const Image bias(128, 128, 100.0f);
+  const auto out = calibrate(raw, 10.0, {&bias, nullptr, nullptr});
+  EXPECT_EQ(out.mask[10 * 128 + 10], kSaturated);
+  EXPECT_EQ(out.mask[20 * 128 + 20], kNotFinite);
+  EXPECT_EQ(out.masked, 2u);
+  EXPECT_NEAR(out.background, 900.0, 1e-3);
+  for (float v : out.image.pixels) ASSERT_TRUE(std::isfinite(v));
+  const Image small_flat(64, 64, 1.0f);
+  try {
+    calibrate(raw, 10.0, {&bias, nullptr, &small_flat});
+    ADD_FAILURE() << "a flat of another size was used";
+  } catch (const CalibrationError& e) {
+    EXPECT_NE(std::string(e.what()).find("the master flat is 64 x 64, the frame is 128 x 128"),
+              std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tianyu::pipeline
