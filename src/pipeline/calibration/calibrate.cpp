@@ -4,25 +4,11 @@
 #include <memory>
 #include <string>
 
-extern "C" {
-#include <sep.h>
-}
-
 #include "pipeline/robust_stats.h"
+#include "pipeline/sep_support.h"
 
 namespace tianyu::pipeline {
 namespace {
-
-std::string sep_message(int status) {
-  char text[128] = {0};
-  sep_get_errmsg(status, text);
-  return text;
-}
-
-struct SepBackgroundFree {
-  void operator()(sep_bkg* b) const { sep_bkg_free(b); }
-};
-using SepBackground = std::unique_ptr<sep_bkg, SepBackgroundFree>;
 
 void require_size(const Image& raw, const Image* master, const char* what) {
   if (master && (master->width != raw.width || master->height != raw.height)) {
@@ -91,12 +77,12 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   const int box_h = std::min(options.background_box, raw.height);
   int status = sep_background(&image, box_w, box_h, options.background_filter,
                               options.background_filter, 0.0, &raw_background);
-  SepBackground background(raw_background);
-  if (status != 0) throw CalibrationError("SEP background: " + sep_message(status));
+  sep_support::Background background(raw_background);
+  if (status != 0) throw CalibrationError("SEP background: " + sep_support::message(status));
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
   status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
-  if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_message(status));
+  if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_support::message(status));
   return out;
 }
 

@@ -1,0 +1,153 @@
+// Alignment against exact shifts and against the simulator's true offsets.
+#include "pipeline/alignment/align.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "pipeline/calibration/calibrate.h"
+#include "pipeline/fits_io.h"
+#include "pipeline/sim/night.h"
+
+namespace tianyu::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<Source> random_field(int n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> pos(0, 1000), flux(100, 10000);
+  std::vector<Source> out(n);
+  for (auto& s : out) {
+    s.x = pos(rng);
+    s.y = pos(rng);
+    s.flux = flux(rng);
+  }
+  std::sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.flux > b.flux; });
+  return out;
+}
+
+std::vector<Source> shifted(const std::vector<Source>& ref, double dx, double dy, double noise,
+                            std::mt19937_64& rng) {
+  std::normal_distribution<double> n01;
+  std::bernoulli_distribution lost(0.2);
+  std::vector<Source> out;
+  for (const auto& s : ref) {
+    if (lost(rng)) continue;  // fell off the frame, or under a cloud
+    Source t = s;
+    t.x += dx + noise * n01(rng);
+    t.y += dy + noise * n01(rng);
+    out.push_back(t);
+  }
+  for (const auto& spurious : random_field(20, rng)) out.push_back(spurious);  // cosmic rays, noise
+  return out;
+}
+
+TEST(Align, IntegerVotingIsExactOnIntegerShifts) {
+  std::mt19937_64 rng(1);
+  const auto ref = random_field(200, rng);
+  for (const auto& [dx, dy] : std::vector<std::pair<int, int>>{{37, -12}, {0, 0}, {-250, 3}, {1, 1}}) {
+    const auto r = align_to_reference(ref, shifted(ref, dx, dy, 0.0, rng));
+    ASSERT_TRUE(r.aligned) << r.reason;
+    EXPECT_EQ(r.dx_integer, dx);
+    EXPECT_EQ(r.dy_integer, dy);
+    EXPECT_NEAR(r.dx, dx, 1e-9);
+    EXPECT_NEAR(r.dy, dy, 1e-9);
+  }
+}
+
+TEST(Align, RefinesToSubPixel) {
+  std::mt19937_64 rng(2);
+  const auto ref = random_field(150, rng);
+  const auto r = align_to_reference(ref, shifted(ref, 12.37, -4.81, 0.05, rng));
+  ASSERT_TRUE(r.aligned) << r.reason;
+  EXPECT_NEAR(r.dx, 12.37, 0.02);
+  EXPECT_NEAR(r.dy, -4.81, 0.02);
+  EXPECT_NEAR(r.rms_px, 0.05, 0.015);
+}
+
+TEST(Align, AFrameWithoutEnoughStarsIsNotGivenOffsetZero) {
+  std::mt19937_64 rng(3);
+  const auto ref = random_field(100, rng);
+  const std::vector<Source> few(ref.begin(), ref.begin() + 3);
+  const auto r = align_to_reference(ref, few);
+  EXPECT_FALSE(r.aligned);
+  EXPECT_NE(r.reason.find("too few sources"), std::string::npos) << r.reason;
+  // Plenty of sources, none of them the reference's: no offset gathers enough pairs.
+  const auto r2 = align_to_reference(ref, random_field(100, rng));
+  EXPECT_FALSE(r2.aligned) << "dx " << r2.dx << " dy " << r2.dy << " matched " << r2.matched;
+}
+
+struct TruthFrame {
+  std::string file;
+  double dx, dy;
+  bool bad;
+};
+
+std::vector<TruthFrame> truth_frames(const fs::path& dir) {
+  std::ifstream in(dir / "truth" / "frames.csv");
+  std::string line;
+  std::getline(in, line);
+  std::vector<TruthFrame> out;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::vector<std::string> f;
+    for (std::string v; std::getline(ss, v, ',');) f.push_back(v);
+    out.push_back({f[0], std::stod(f[2]), std::stod(f[3]), f[7] == "1"});
+  }
+  return out;
+}
+
+std::vector<Source> sources_of(const fs::path& file) {
+  const auto raw = read_fits(file);
+  const auto calibrated = calibrate(raw.image, 10.0, {});
+  return extract_sources(calibrated.image, &calibrated.mask, calibrated.background_rms);
+}
+
+// Aligns every good frame of a simulated night to its first; returns the RMS error (px).
+double alignment_error(const sim::SimConfig& config, const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("align_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  sim::simulate_night(config, dir, 2);
+  const auto frames = truth_frames(dir);
+  const auto reference = sources_of(dir / "raw" / frames.front().file);
+  double ss = 0;
+  int n = 0;
+  for (const auto& f : frames) {
+    if (f.bad) continue;
+    const auto r = align_to_reference(reference, sources_of(dir / "raw" / f.file));
+    EXPECT_TRUE(r.aligned) << f.file << ": " << r.reason;
+    if (std::hypot(r.dx - f.dx, r.dy - f.dy) > 0.2) ADD_FAILURE() << f.file << " aligned " << r.dx << "," << r.dy << " (int " << r.dx_integer << "," << r.dy_integer << ", votes " << r.votes << ", matched " << r.matched << ") truth " << f.dx << "," << f.dy << " sources " << reference.size();
+    ss += std::pow(r.dx - f.dx, 2) + std::pow(r.dy - f.dy, 2);
+    n += 2;
+  }
+  fs::remove_all(dir);
+  return std::sqrt(ss / n);
+}
+
+TEST(Align, RecoversTheSimulatorsOffsetsOnTheDefaultNight) {
+  sim::SimConfig c;
+  c.width = c.height = 384;
+  c.frames = 24;
+  c.stars = 250;
+  c.bias_frames = c.flat_frames = 0;
+  EXPECT_LE(alignment_error(c, "default"), 0.05);
+}
+
+TEST(Align, RecoversThreeHundredPixelsOfDrift) {
+  sim::SimConfig c;
+  c.width = c.height = 512;
+  c.frames = 4;
+  c.stars = 600;
+  c.drift_x_px = 100.0;
+  c.drift_y_px = -40.0;
+  c.bias_frames = c.flat_frames = 0;
+  c.satellite_trails = c.cloud_outs = c.double_images = 0;
+  EXPECT_LE(alignment_error(c, "drift"), 0.05);
+}
+
+}  // namespace
+}  // namespace tianyu::pipeline
