@@ -1,0 +1,34 @@
+#pragma once
+// One node of the hierarchical stack: the weighted mean of its children resampled onto the
+// reference frame, with a weight map so pixels some children do not cover are not biased.
+// Feeding a node's weight map upward makes the whole tree equal to one weighted mean of all
+// frames (up to float rounding), whatever the fan-out.
+#include <cstdint>
+#include <vector>
+
+#include "pipeline/image.h"
+
+namespace tianyu::pipeline {
+
+struct StackInput {
+  const Image* image = nullptr;
+  // A frame: its weight (good frames: 1, rejected: 0) and its offset (a star at (x, y) in the
+  // reference is at (x + dx, y + dy) in this frame); mask pixels != 0 carry no weight.
+  double weight = 1.0;
+  double dx = 0, dy = 0;
+  const std::vector<std::uint8_t>* mask = nullptr;
+  // A node: its weight map instead (already on the reference frame; dx = dy = 0).
+  const Image* weight_map = nullptr;
+};
+
+struct Stack {
+  Image image;       // weighted mean; 0 where nothing contributed
+  Image weight_map;  // total weight per pixel
+};
+
+// Integer offsets move pixels exactly; fractional ones interpolate bilinearly (which smooths the
+// noise of the resampled frame a little: by up to a factor 0.5 in variance at half-pixel offsets).
+// Children with zero weight are skipped. Throws std::invalid_argument on size mismatches.
+Stack stack_node(const std::vector<StackInput>& children, int width, int height);
+
+}  // namespace tianyu::pipeline
