@@ -94,9 +94,9 @@ AlignResult align_to_reference(const std::vector<Source>& reference, const std::
     if (!changed) break;
   }
   if (r.matched < options.min_matches) {
+    r.matched = static_cast<int>(std::count(keep.begin(), keep.end(), true));
     r.reason = "only " + std::to_string(r.matched) + " source pairs agree on an offset (need " +
                std::to_string(options.min_matches) + ")";
-    r.matched = static_cast<int>(std::count(keep.begin(), keep.end(), true));
     return r;
   }
   r.aligned = true;

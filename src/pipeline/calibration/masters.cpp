@@ -113,10 +113,10 @@ Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_ra
   require_same_size(flats, bias, "the master bias");
   if (dark_rate) require_same_size(flats, *dark_rate, "the master dark");
   const int n = flats.size(), w = flats.width(), h = flats.height();
-  // First pass: each flat's own level m_i (after bias and dark), one band at a time.
+  // First pass: each flat's own level m_i (after bias and dark), one whole frame at a time
+  // (one read per file; memory stays at one frame).
   std::vector<double> level(n, 0.0);
-  const int band = band_rows(flats, options);
-  std::vector<float> rows_buffer(static_cast<std::size_t>(band) * w);
+  std::vector<float> frame(static_cast<std::size_t>(w) * h);
   auto debias = [&](int i, int y0, int rows, float* b) {
     const double t = flats.exptime(i);
     for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) {
@@ -125,13 +125,10 @@ Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_ra
     }
   };
   for (int i = 0; i < n; ++i) {
+    flats.read_rows(i, 0, h, frame.data());
+    debias(i, 0, h, frame.data());
     double sum = 0;
-    for (int y0 = 0; y0 < h; y0 += band) {
-      const int rows = std::min(band, h - y0);
-      flats.read_rows(i, y0, rows, rows_buffer.data());
-      debias(i, y0, rows, rows_buffer.data());
-      for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) sum += rows_buffer[p];
-    }
+    for (float v : frame) sum += v;
     level[i] = sum / (static_cast<double>(w) * h);
     if (!(level[i] > 0)) {
       throw std::invalid_argument(flats.name(i) + ": mean level after bias is " +

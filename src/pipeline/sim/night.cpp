@@ -552,14 +552,20 @@ class Night {
     return e;
   }
 
+  // calib/<kind>_NNN.fits, taken just before the night starts.
+  void write_calibration(const char* kind, const char* imagetyp, int i, double exptime,
+                         const Image& adu) const {
+    char file[32];
+    std::snprintf(file, sizeof file, "%s_%03d.fits", kind, i + 1);
+    write_fits(out_ / "calib" / file, adu, header(imagetyp, exptime, frames_.front().date_obs),
+               PixelType::uint16);
+  }
+
   void write_bias(int i) {
     auto rng = stream(c_.seed, kBias + i);
     Image e(c_.width, c_.height, 0.0f);
     digitise(e, c_, cam_, rng);
-    char file[32];
-    std::snprintf(file, sizeof file, "bias_%03d.fits", i + 1);
-    write_fits(out_ / "calib" / file, e, header("BIAS", 0.0, frames_.front().date_obs),
-               PixelType::uint16);
+    write_calibration("bias", "BIAS", i, 0.0, e);
   }
 
   void write_dark(int i) {
@@ -567,10 +573,7 @@ class Night {
     Image e = dark_electrons(c_.exptime_s);
     add_noise(e, rng);
     digitise(e, c_, cam_, rng);
-    char file[32];
-    std::snprintf(file, sizeof file, "dark_%03d.fits", i + 1);
-    write_fits(out_ / "calib" / file, e, header("DARK", c_.exptime_s, frames_.front().date_obs),
-               PixelType::uint16);
+    write_calibration("dark", "DARK", i, c_.exptime_s, e);
   }
 
   void write_flat(int i) {
@@ -585,10 +588,7 @@ class Night {
     apply_response(e);
     add_noise(e, rng);
     digitise(e, c_, cam_, rng);
-    char file[32];
-    std::snprintf(file, sizeof file, "flat_%03d.fits", i + 1);
-    write_fits(out_ / "calib" / file, e, header("FLAT", 1.0, frames_.front().date_obs),
-               PixelType::uint16);
+    write_calibration("flat", "FLAT", i, 1.0, e);
   }
 
   void write_science(int k) {

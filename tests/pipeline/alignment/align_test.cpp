@@ -3,15 +3,14 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/fits_io.h"
 #include "pipeline/sim/night.h"
+#include "support/sim_truth.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -88,15 +87,9 @@ struct TruthFrame {
 };
 
 std::vector<TruthFrame> truth_frames(const fs::path& dir) {
-  std::ifstream in(dir / "truth" / "frames.csv");
-  std::string line;
-  std::getline(in, line);
   std::vector<TruthFrame> out;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::vector<std::string> f;
-    for (std::string v; std::getline(ss, v, ',');) f.push_back(v);
-    out.push_back({f[0], std::stod(f[2]), std::stod(f[3]), f[7] == "1"});
+  for (const auto& row : test::read_csv(dir / "truth" / "frames.csv")) {
+    out.push_back({row.at("file"), std::stod(row.at("dx")), std::stod(row.at("dy")), row.at("bad") == "1"});
   }
   return out;
 }

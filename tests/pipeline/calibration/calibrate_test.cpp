@@ -3,8 +3,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -12,32 +10,17 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/robust_stats.h"
 #include "pipeline/sim/night.h"
+#include "support/sim_truth.h"
 
 namespace tianyu::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<fs::path> calib_files(const fs::path& dir, const char* kind, int n) {
-  std::vector<fs::path> files;
-  for (int i = 1; i <= n; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "%s_%03d.fits", kind, i);
-    files.push_back(dir / "calib" / name);
-  }
-  return files;
-}
-
-// sky_adu of a file from truth/frames.csv (column 7).
+// sky_adu of a file, from truth/frames.csv.
 double truth_sky_adu(const fs::path& dir, const std::string& file) {
-  std::ifstream in(dir / "truth" / "frames.csv");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(file + ",", 0) != 0) continue;
-    std::stringstream ss(line);
-    std::string field;
-    for (int i = 0; i < 7; ++i) std::getline(ss, field, ',');
-    return std::stod(field);
+  for (const auto& row : test::read_csv(dir / "truth" / "frames.csv")) {
+    if (row.at("file") == file) return std::stod(row.at("sky_adu"));
   }
   throw std::runtime_error("no truth for " + file);
 }
@@ -56,9 +39,9 @@ class CalibrateSimulatedFrame : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("calibrate_test_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     sim::simulate_night(config_, dir_, 2);
-    bias_ = master_bias(FitsFrameSet(calib_files(dir_, "bias", 9)));
-    dark_ = master_dark_rate(FitsFrameSet(calib_files(dir_, "dark", 5), true), bias_);
-    flat_ = master_flat(FitsFrameSet(calib_files(dir_, "flat", 9)), bias_, &dark_);
+    bias_ = master_bias(FitsFrameSet(test::calib_files(dir_, "bias", 9)));
+    dark_ = master_dark_rate(FitsFrameSet(test::calib_files(dir_, "dark", 5), true), bias_);
+    flat_ = master_flat(FitsFrameSet(test::calib_files(dir_, "flat", 9)), bias_, &dark_);
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 

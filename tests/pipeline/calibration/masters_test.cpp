@@ -11,6 +11,7 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/robust_stats.h"
 #include "pipeline/sim/night.h"
+#include "support/sim_truth.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -22,12 +23,6 @@ Image pattern(int w, int h) {
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) b.at(x, y) = static_cast<float>(500 + 3 * std::sin(x * 0.7) + 0.01 * y);
   return b;
-}
-
-std::string fmt_file(const char* kind, int i) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%s_%03d.fits", kind, i);
-  return name;
 }
 
 double rms_difference(const Image& a, const Image& b) {
@@ -162,15 +157,10 @@ TEST(MasterFlat, FromTheSimulatorsCalibrationFrames) {
   const auto dir = fs::temp_directory_path() / ("masters_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   sim::simulate_night(c, dir, 2);
-  std::vector<fs::path> bias_files, flat_files;
-  for (int i = 1; i <= 7; ++i) {
-    bias_files.push_back(dir / "calib" / fmt_file("bias", i));
-    flat_files.push_back(dir / "calib" / fmt_file("flat", i));
-  }
-  const Image bias = master_bias(FitsFrameSet(bias_files));
+  const Image bias = master_bias(FitsFrameSet(test::calib_files(dir, "bias", 7)));
   std::vector<double> bias_values(bias.pixels.begin(), bias.pixels.end());
   EXPECT_NEAR(median(bias_values), c.bias_adu, 1.0);
-  const Image flat = master_flat(FitsFrameSet(flat_files), bias);
+  const Image flat = master_flat(FitsFrameSet(test::calib_files(dir, "flat", 7)), bias);
   // The simulator's vignetting: 1 - 0.15 r^2 with r = 1 at the corners.
   std::vector<double> centre, corner;
   for (int y = 0; y < 8; ++y) {

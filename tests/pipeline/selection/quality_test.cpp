@@ -3,9 +3,7 @@
 #include "pipeline/selection/quality.h"
 
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +11,7 @@
 #include "pipeline/detection/extract.h"
 #include "pipeline/fits_io.h"
 #include "pipeline/sim/night.h"
+#include "support/sim_truth.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -54,20 +53,14 @@ TEST(QualitySelection, FindsTheSimulatorsCloudOuts) {
   const auto dir = fs::temp_directory_path() / ("quality_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   sim::simulate_night(c, dir, 2);
-  std::ifstream in(dir / "truth" / "frames.csv");
-  std::string line;
-  std::getline(in, line);
   std::vector<FrameQuality> quality;
   std::vector<bool> bad;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::vector<std::string> f;
-    for (std::string v; std::getline(ss, v, ',');) f.push_back(v);
-    const auto raw = read_fits(dir / "raw" / f[0]);
+  for (const auto& row : test::read_csv(dir / "truth" / "frames.csv")) {
+    const auto raw = read_fits(dir / "raw" / row.at("file"));
     const auto cal = calibrate(raw.image, c.exptime_s, {});
     const auto sources = extract_sources(cal.image, &cal.mask, cal.background_rms);
     quality.push_back({static_cast<int>(sources.size()), cal.background_rms});
-    bad.push_back(f[7] == "1");
+    bad.push_back(row.at("bad") == "1");
   }
   const auto verdicts = select_frames(quality);
   for (std::size_t i = 0; i < verdicts.size(); ++i) {

@@ -11,11 +11,13 @@
 
 #include "pipeline/fits_io.h"
 #include "pipeline/robust_stats.h"
+#include "support/sim_truth.h"
 
 namespace tianyu::pipeline::sim {
 namespace {
 
 namespace fs = std::filesystem;
+using test::read_csv;
 constexpr double kDeg = 3.14159265358979323846 / 180.0;
 
 double sum(const Image& im) {
@@ -72,22 +74,6 @@ fs::path scratch(const std::string& name) {
                    ("sim_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return dir;
-}
-
-std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> names;
-  for (std::stringstream ss(line); std::getline(ss, line, ',');) names.push_back(line);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    std::map<std::string, std::string> row;
-    std::stringstream ss(line);
-    for (const auto& n : names) std::getline(ss, row[n], ',');
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 TEST(SimulatedNight, SkyNoiseIsPhotonPlusReadNoise) {
