@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages the build, the tests and the local services need.
 # Idempotent: prints nothing and changes nothing when every package is already installed.
+#   --reference-peers  also the Python stack the benchmarks compare against (never a runtime
+#                      dependency of the service): python3-numpy, -sep, -astropy.
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,9 @@ packages=(
   # local services for the main job and the integration tests
   mariadb-server mariadb-client rabbitmq-server
 )
+if [[ "${1:-}" == "--reference-peers" ]]; then
+  packages+=(python3-numpy python3-sep python3-astropy)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,11 +5,126 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include <Eigen/Dense>
+
 namespace tianyu::pipeline {
 namespace {
 
 std::int64_t key(int dx, int dy) {
   return (static_cast<std::int64_t>(dx) << 32) ^ static_cast<std::uint32_t>(dy);
+}
+
+struct Pair {
+  const Source* ref;
+  const Source* frame;
+};
+
+struct Fit {
+  FrameTransform transform;
+  std::vector<Pair> kept;
+  double chi2 = 0;  // sum of squared residuals (px^2) over kept pairs
+  double rms = 0;   // per axis
+};
+
+// Each frame source paired with the nearest reference source within `radius` of where
+// `predict` puts it; a reference source is used once.
+std::vector<Pair> match(const std::vector<Source>& reference, std::size_t nr,
+                        const std::vector<Source>& frame, std::size_t nf,
+                        const FrameTransform& predict, double radius) {
+  std::vector<Pair> pairs;
+  std::vector<char> used(nr, 0);
+  for (std::size_t i = 0; i < nf; ++i) {
+    double best_d2 = radius * radius;
+    int best = -1;
+    for (std::size_t j = 0; j < nr; ++j) {
+      if (used[j]) continue;
+      const auto [px, py] = predict.apply(reference[j].x, reference[j].y);
+      const double d2 = std::pow(frame[i].x - px, 2) + std::pow(frame[i].y - py, 2);
+      if (d2 < best_d2) {
+        best_d2 = d2;
+        best = static_cast<int>(j);
+      }
+    }
+    if (best >= 0) {
+      used[best] = 1;
+      pairs.push_back({&reference[best], &frame[i]});
+    }
+  }
+  return pairs;
+}
+
+FrameTransform least_squares(const std::vector<Pair>& pairs, bool affine) {
+  const double n = static_cast<double>(pairs.size());
+  if (!affine) {
+    double sx = 0, sy = 0;
+    for (const auto& p : pairs) {
+      sx += p.frame->x - p.ref->x;
+      sy += p.frame->y - p.ref->y;
+    }
+    return FrameTransform::translation(sx / n, sy / n);
+  }
+  // Centred coordinates keep the normal equations well conditioned on wide frames.
+  double cx = 0, cy = 0;
+  for (const auto& p : pairs) { cx += p.ref->x; cy += p.ref->y; }
+  cx /= n;
+  cy /= n;
+  Eigen::Matrix3d normal = Eigen::Matrix3d::Zero();
+  Eigen::Vector3d bx = Eigen::Vector3d::Zero(), by = Eigen::Vector3d::Zero();
+  for (const auto& p : pairs) {
+    const Eigen::Vector3d row(p.ref->x - cx, p.ref->y - cy, 1.0);
+    normal += row * row.transpose();
+    bx += row * p.frame->x;
+    by += row * p.frame->y;
+  }
+  const auto solver = normal.ldlt();
+  const Eigen::Vector3d ax = solver.solve(bx), ay = solver.solve(by);
+  FrameTransform t{0, 0, ax(0), ax(1), ay(0), ay(1)};
+  t.dx = ax(2) - t.axx * cx - t.axy * cy;
+  t.dy = ay(2) - t.ayx * cx - t.ayy * cy;
+  return t;
+}
+
+double residual2(const Pair& p, const FrameTransform& t) {
+  const auto [px, py] = t.apply(p.ref->x, p.ref->y);
+  return std::pow(p.frame->x - px, 2) + std::pow(p.frame->y - py, 2);
+}
+
+// Least squares with iterative sigma clipping on the residual length.
+Fit clipped_fit(std::vector<Pair> pairs, bool affine, const AlignOptions& options) {
+  Fit fit;
+  const std::size_t parameters = affine ? 6 : 2;
+  for (int iteration = 0; iteration < 8; ++iteration) {
+    if (pairs.size() < std::max<std::size_t>(options.min_matches, parameters / 2 + 1)) {
+      if (iteration == 0) fit.kept = pairs;  // reported as the count that agreed
+      break;
+    }
+    fit.transform = least_squares(pairs, affine);
+    fit.kept = pairs;
+    fit.chi2 = 0;
+    for (const auto& p : pairs) fit.chi2 += residual2(p, fit.transform);
+    const double dof = std::max(1.0, 2.0 * pairs.size() - parameters);
+    fit.rms = std::sqrt(fit.chi2 / dof);
+    // Residual length of a 2-D Gaussian: its RMS is sqrt(2) sigma per axis.
+    const double limit = options.clip_sigma * std::max(fit.rms, 0.01) * std::sqrt(2.0);
+    std::vector<Pair> inside;
+    for (const auto& p : pairs) {
+      if (std::sqrt(residual2(p, fit.transform)) <= limit) inside.push_back(p);
+    }
+    if (inside.size() == pairs.size()) break;
+    pairs = std::move(inside);
+  }
+  return fit;
+}
+
+double median_flux_ratio(const std::vector<Pair>& pairs) {
+  std::vector<double> ratios;
+  for (const auto& p : pairs) {
+    if (p.ref->flux > 0 && p.frame->flux > 0) ratios.push_back(p.frame->flux / p.ref->flux);
+  }
+  if (ratios.empty()) return 0;
+  const auto mid = ratios.begin() + ratios.size() / 2;
+  std::nth_element(ratios.begin(), mid, ratios.end());
+  return *mid;
 }
 
 }  // namespace
@@ -51,54 +166,34 @@ AlignResult align_to_reference(const std::vector<Source>& reference, const std::
       if (it != votes.end()) r.votes += it->second;
     }
   }
-  // Pair each frame source with the nearest reference source near the integer prediction.
-  std::vector<double> ddx, ddy;
-  for (std::size_t i = 0; i < nf; ++i) {
-    double best_d2 = options.match_radius_px * options.match_radius_px;
-    int match = -1;
-    for (std::size_t j = 0; j < nr; ++j) {
-      const double ex = frame[i].x - reference[j].x - r.dx_integer;
-      const double ey = frame[i].y - reference[j].y - r.dy_integer;
-      const double d2 = ex * ex + ey * ey;
-      if (d2 < best_d2) {
-        best_d2 = d2;
-        match = static_cast<int>(j);
+  const auto integer = FrameTransform::translation(r.dx_integer, r.dy_integer);
+  Fit fit = clipped_fit(match(reference, nr, frame, nf, integer, options.match_radius_px), false, options);
+  if (static_cast<int>(fit.kept.size()) >= options.affine_min_pairs) {
+    // Rotation leaves far stars outside the translation's radius: search wider, fit affine,
+    // then pair again tightly around the affine prediction.
+    Fit affine = clipped_fit(match(reference, nr, frame, nf, fit.transform, options.affine_search_px), true, options);
+    if (static_cast<int>(affine.kept.size()) >= options.affine_min_pairs) {
+      affine = clipped_fit(match(reference, nr, frame, nf, affine.transform, options.match_radius_px), true, options);
+      // The same pairs under a translation: the affine must earn its 4 extra parameters.
+      const Fit shift = clipped_fit(affine.kept, false, options);
+      const double sigma2 = std::max(affine.rms * affine.rms, 1e-6);
+      if (shift.kept.size() == affine.kept.size() &&
+          (shift.chi2 - affine.chi2) / sigma2 > options.affine_min_delta_chi2) {
+        fit = std::move(affine);
+      } else if (shift.kept.size() >= fit.kept.size()) {
+        fit = shift;
       }
     }
-    if (match >= 0) {
-      ddx.push_back(frame[i].x - reference[match].x);
-      ddy.push_back(frame[i].y - reference[match].y);
-    }
   }
-  std::vector<bool> keep(ddx.size(), true);
-  for (int iteration = 0; iteration < 5; ++iteration) {
-    double sx = 0, sy = 0;
-    int n = 0;
-    for (std::size_t k = 0; k < ddx.size(); ++k) {
-      if (keep[k]) { sx += ddx[k]; sy += ddy[k]; ++n; }
-    }
-    if (n < options.min_matches) break;
-    r.dx = sx / n;
-    r.dy = sy / n;
-    double ss = 0;
-    for (std::size_t k = 0; k < ddx.size(); ++k) {
-      if (keep[k]) ss += std::pow(ddx[k] - r.dx, 2) + std::pow(ddy[k] - r.dy, 2);
-    }
-    r.rms_px = std::sqrt(ss / (2.0 * n));
-    r.matched = n;
-    bool changed = false;
-    for (std::size_t k = 0; k < ddx.size(); ++k) {
-      const bool inside = std::hypot(ddx[k] - r.dx, ddy[k] - r.dy) <= options.clip_sigma * std::max(r.rms_px, 0.01) * std::sqrt(2.0);
-      if (inside != keep[k]) { keep[k] = inside; changed = true; }
-    }
-    if (!changed) break;
-  }
+  r.matched = static_cast<int>(fit.kept.size());
   if (r.matched < options.min_matches) {
-    r.matched = static_cast<int>(std::count(keep.begin(), keep.end(), true));
     r.reason = "only " + std::to_string(r.matched) + " source pairs agree on an offset (need " +
                std::to_string(options.min_matches) + ")";
     return r;
   }
+  r.transform = fit.transform;
+  r.rms_px = fit.rms;
+  r.transparency = median_flux_ratio(fit.kept);
   r.aligned = true;
   return r;
 }

@@ -30,6 +30,7 @@ struct CalibrationOptions {
   double min_flat = 0.2;          // flat below this cannot be divided by: masked
   int background_box = 64;        // SEP tile size (pixels)
   int background_filter = 3;      // SEP median filter (tiles)
+  int threads = 1;                // for the per-pixel arithmetic (0: one per core)
 };
 
 enum MaskBit : std::uint8_t { kSaturated = 1, kHot = 2, kBadFlat = 4, kNotFinite = 8 };

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "pipeline/parallel.h"
+
 namespace tianyu::pipeline {
 namespace {
 
@@ -23,7 +25,6 @@ Image combine_bands(const FrameSet& frames, const CombineOptions& options,
   const int band = band_rows(frames, options);
   Image out(w, h);
   std::vector<float> bands(static_cast<std::size_t>(n) * band * w);
-  std::vector<float> values(n);
   for (int y0 = 0; y0 < h; y0 += band) {
     const int rows = std::min(band, h - y0);
     const std::size_t stride = static_cast<std::size_t>(band) * w;
@@ -32,10 +33,13 @@ Image combine_bands(const FrameSet& frames, const CombineOptions& options,
       frames.read_rows(i, y0, rows, b);
       prepare(i, y0, rows, b);
     }
-    for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) {
-      for (int i = 0; i < n; ++i) values[i] = bands[i * stride + p];
-      out.pixels[static_cast<std::size_t>(y0) * w + p] = combine(values);
-    }
+    parallel_rows(rows, options.threads, [&](int r0, int r1) {
+      std::vector<float> values(n);
+      for (std::size_t p = static_cast<std::size_t>(r0) * w; p < static_cast<std::size_t>(r1) * w; ++p) {
+        for (int i = 0; i < n; ++i) values[i] = bands[i * stride + p];
+        out.pixels[static_cast<std::size_t>(y0) * w + p] = combine(values);
+      }
+    });
   }
   return out;
 }

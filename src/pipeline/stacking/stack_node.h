@@ -6,16 +6,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "pipeline/geometry.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline {
 
 struct StackInput {
   const Image* image = nullptr;
-  // A frame: its weight (good frames: 1, rejected: 0) and its offset (a star at (x, y) in the
-  // reference is at (x + dx, y + dy) in this frame); mask pixels != 0 carry no weight.
+  // A frame: its weight (good frames: 1, rejected: 0) and where reference positions land in it
+  // (the alignment's transform); mask pixels != 0 carry no weight.
   double weight = 1.0;
-  double dx = 0, dy = 0;
+  FrameTransform transform;
   const std::vector<std::uint8_t>* mask = nullptr;
   // A node: its weight map instead (already on the reference frame; dx = dy = 0).
   const Image* weight_map = nullptr;
@@ -26,9 +27,11 @@ struct Stack {
   Image weight_map;  // total weight per pixel
 };
 
-// Integer offsets move pixels exactly; fractional ones interpolate bilinearly (which smooths the
-// noise of the resampled frame a little: by up to a factor 0.5 in variance at half-pixel offsets).
+// Integer translations move pixels exactly; anything else (fractional, rotated) interpolates
+// bilinearly (which smooths the noise of the resampled frame a little: by up to a factor 0.5 in
+// variance at half-pixel offsets).
 // Children with zero weight are skipped. Throws std::invalid_argument on size mismatches.
-Stack stack_node(const std::vector<StackInput>& children, int width, int height);
+// `threads` split the rows (0: one per core); the result does not depend on it.
+Stack stack_node(const std::vector<StackInput>& children, int width, int height, int threads = 1);
 
 }  // namespace tianyu::pipeline

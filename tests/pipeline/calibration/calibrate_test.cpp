@@ -72,6 +72,20 @@ TEST_F(CalibrateSimulatedFrame, LeavesAZeroBackgroundWithTheExpectedNoise) {
   EXPECT_LE(hot, static_cast<std::size_t>(config_.hot_pixels + 5));
 }
 
+TEST_F(CalibrateSimulatedFrame, ThreadsDoNotChangeTheResult) {
+  const auto raw = read_fits(dir_ / "raw" / "sci_0003.fits");
+  const auto one = calibrate(raw.image, config_.exptime_s, {&bias_, &dark_, &flat_});
+  for (int threads : {2, 3, 0}) {
+    CalibrationOptions options;
+    options.threads = threads;
+    const auto many = calibrate(raw.image, config_.exptime_s, {&bias_, &dark_, &flat_}, options);
+    EXPECT_EQ(many.image.pixels, one.image.pixels) << threads << " threads";
+    EXPECT_EQ(many.mask, one.mask);
+    EXPECT_EQ(many.masked, one.masked);
+    EXPECT_EQ(many.background_rms, one.background_rms);
+  }
+}
+
 TEST_F(CalibrateSimulatedFrame, WorksWithoutDarkOrFlat) {
   const auto raw = read_fits(dir_ / "raw" / "sci_0001.fits");
   const auto out = calibrate(raw.image, config_.exptime_s, {&bias_, nullptr, nullptr});

@@ -146,6 +146,17 @@ TEST(MasterFlat, RecoversThePixelResponseWhereTwilightStarsWere) {
   EXPECT_GT(worst_error_on_stars(flats, published), 0.003);
 }
 
+TEST(MasterFlat, ThreadsDoNotChangeTheResult) {
+  const auto flats = twilight_flats(7, 0.05);
+  const Image bias(160, 120, 500.0f);
+  const MemoryFrameSet set(flats.frames);
+  const Image one = master_flat(set, bias, nullptr, FlatCombine::clipped_pearson_mode, {3.0, 0, 1});
+  for (int threads : {2, 3, 0}) {
+    EXPECT_EQ(master_flat(set, bias, nullptr, FlatCombine::clipped_pearson_mode, {3.0, 0, threads}).pixels,
+              one.pixels) << threads << " threads";
+  }
+}
+
 TEST(MasterFlat, FromTheSimulatorsCalibrationFrames) {
   sim::SimConfig c;
   c.width = c.height = 128;

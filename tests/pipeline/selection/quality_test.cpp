@@ -2,11 +2,14 @@
 // frames the simulator lists.
 #include "pipeline/selection/quality.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
 #include <gtest/gtest.h>
 
+#include "pipeline/alignment/align.h"
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/detection/extract.h"
 #include "pipeline/fits_io.h"
@@ -22,7 +25,10 @@ TEST(QualitySelection, FlagsExactlyTheOutliersAndSaysWhy) {
   std::mt19937_64 rng(9);
   std::normal_distribution<double> count(200, 5), rms(10, 0.1);
   std::vector<FrameQuality> frames(50);
-  for (auto& f : frames) f = {static_cast<int>(std::lround(count(rng))), rms(rng)};
+  for (auto& f : frames) {
+    f.star_count = static_cast<int>(std::lround(count(rng)));
+    f.background_rms = rms(rng);
+  }
   frames[7].star_count = 40;      // clouds
   frames[30].star_count = 260;    // a double image
   frames[12].background_rms = 14; // a satellite trail
@@ -35,37 +41,72 @@ TEST(QualitySelection, FlagsExactlyTheOutliersAndSaysWhy) {
   EXPECT_NE(verdicts[12].reason.find("background RMS 14.00 above the 5-sigma bound"), std::string::npos) << verdicts[12].reason;
 }
 
-// Cloud-outs only. A double image keeps the star count within the seeing-driven scatter and
-// lifts the background RMS by ~5 %; a satellite trail does not move SEP's global RMS at all
-// (its tiles clip the trail away). The two published rules cannot see either: a later rule
-// (the alignment's matched fraction, source elongation, the masked area) must.
-TEST(QualitySelection, FindsTheSimulatorsCloudOuts) {
+TEST(QualitySelection, NewRulesNameTheirNumbers) {
+  std::vector<FrameQuality> frames(20);
+  for (int i = 0; i < 20; ++i) frames[i] = {100 + i % 3, 10.0 + 0.01 * (i % 4), true, "", 0.95 + 0.01 * (i % 5), 0};
+  frames[4].transparency = 0.6;   // a cloud that took 37 % of the light, star count unchanged
+  frames[5].transparency = 0.7;   // 27 % lost: kept (thin cloud is the relative flux's job)
+  frames[9].trail_length_px = 250;
+  frames[11].aligned = false;
+  frames[11].alignment_failure = "only 3 source pairs agree on an offset (need 5)";
+  const auto verdicts = select_frames(frames);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(verdicts[i].good, i != 4 && i != 9 && i != 11) << "frame " << i << ": " << verdicts[i].reason;
+  }
+  EXPECT_EQ(verdicts[4].reason, "transparency 0.60 below 0.7 of the night's median 0.97");
+  EXPECT_EQ(verdicts[9].reason, "a trail 250 px long crosses the frame");
+  EXPECT_EQ(verdicts[11].reason, "not aligned: only 3 source pairs agree on an offset (need 5)");
+}
+
+TEST(QualitySelection, ATrailIsLongAndThinAndAStarIsNot) {
+  Source star;
+  star.a = 1.4;
+  star.b = 1.2;
+  Source blend = star;  // two stars touching: elongated, but short
+  blend.a = 4.0;
+  blend.b = 1.3;
+  Source trail = star;  // a 200-px line 2 px wide
+  trail.a = 200 / std::sqrt(12.0);
+  trail.b = 0.8;
+  EXPECT_EQ(longest_trail({star, blend}), 0.0);
+  EXPECT_NEAR(longest_trail({star, trail, blend}), 200.0, 1e-9);
+}
+
+// The simulator's bad frames: cloud-outs, satellite trails and doubled images (a tracking jump
+// mid-exposure puts 40 % of every star 11 px away), flagged exactly, with thin cloud and
+// twilight left in.
+TEST(QualitySelection, FlagsExactlyTheSimulatorsBadFrames) {
   sim::SimConfig c;
   c.width = c.height = 256;
   c.frames = 30;
   c.stars = 300;
   c.bias_frames = c.flat_frames = 0;
-  c.twilight_factor = 1;
-  c.thin_cloud_depth = 0;
-  c.satellite_trails = 0;
+  c.satellite_trails = 3;
   c.cloud_outs = 2;
-  c.double_images = 0;
+  c.double_images = 3;
   const auto dir = fs::temp_directory_path() / ("quality_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   sim::simulate_night(c, dir, 2);
   std::vector<FrameQuality> quality;
   std::vector<bool> bad;
+  std::vector<Source> reference;
   for (const auto& row : test::read_csv(dir / "truth" / "frames.csv")) {
     const auto raw = read_fits(dir / "raw" / row.at("file"));
     const auto cal = calibrate(raw.image, c.exptime_s, {});
     const auto sources = extract_sources(cal.image, &cal.mask, cal.background_rms);
-    quality.push_back({static_cast<int>(sources.size()), cal.background_rms});
+    if (reference.empty()) reference = sources;  // the first frame is never a bad one
+    const auto aligned = align_to_reference(reference, sources);
+    quality.push_back({static_cast<int>(sources.size()), cal.background_rms, aligned.aligned,
+                       aligned.reason, aligned.transparency, longest_trail(sources)});
     bad.push_back(row.at("bad") == "1");
   }
+  ASSERT_EQ(std::count(bad.begin(), bad.end(), true), 8);
   const auto verdicts = select_frames(quality);
   for (std::size_t i = 0; i < verdicts.size(); ++i) {
     EXPECT_EQ(!verdicts[i].good, bad[i]) << "frame " << i << " (" << quality[i].star_count
-                                         << " stars, rms " << quality[i].background_rms << "): "
+                                         << " stars, rms " << quality[i].background_rms
+                                         << ", transparency " << quality[i].transparency
+                                         << ", trail " << quality[i].trail_length_px << "): "
                                          << verdicts[i].reason;
   }
   fs::remove_all(dir);
