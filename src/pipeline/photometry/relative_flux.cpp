@@ -1,0 +1,246 @@
+#include "pipeline/photometry/relative_flux.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "pipeline/robust_stats.h"
+
+namespace tianyu::pipeline {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void check(const FluxTable& t) {
+  const std::size_t cells = static_cast<std::size_t>(t.stars) * t.frames;
+  auto require = [&](bool ok, const std::string& what) {
+    if (!ok) throw RelativeFluxError("flux table: " + what);
+  };
+  require(t.stars >= 0 && t.frames >= 0, "negative size");
+  require(t.flux.size() == cells && t.flux_err.size() == cells, "flux arrays are not stars x frames");
+  require(t.flags.empty() || t.flags.size() == cells, "flags are not stars x frames");
+  require(t.x.size() == static_cast<std::size_t>(t.stars) && t.y.size() == t.x.size(), "positions are not one per star");
+  require(t.good_frame.size() == static_cast<std::size_t>(t.frames), "good_frame is not one per frame");
+  require(t.known_variable.empty() || t.known_variable.size() == static_cast<std::size_t>(t.stars), "known_variable is not one per star");
+  require(t.blended.empty() || t.blended.size() == static_cast<std::size_t>(t.stars), "blended is not one per star");
+}
+
+std::string format(const char* pattern, auto... values) {
+  char text[240];
+  std::snprintf(text, sizeof text, pattern, values...);
+  return text;
+}
+
+// Why a star cannot be a reference; empty when it can.
+std::string candidate_problem(const FluxTable& t, int s) {
+  if (!t.known_variable.empty() && t.known_variable[s]) return "a known variable";
+  if (!t.blended.empty() && t.blended[s]) return "blended with a neighbour";
+  int missing = 0, flagged = 0;
+  for (int f = 0; f < t.frames; ++f) {
+    if (!t.good_frame[f]) continue;
+    const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
+    if (!(t.flux[k] > 0) || !std::isfinite(t.flux[k]) || !(t.flux_err[k] > 0)) ++missing;
+    else if (!t.flags.empty() && t.flags[k]) ++flagged;
+  }
+  if (missing) return format("no positive flux in %d good frames", missing);
+  if (flagged) return format("flagged (edge, masked or saturated) in %d good frames", flagged);
+  return {};
+}
+
+// The relative light curves of references R over the good frames, for the group SNR.
+double group_snr(const FluxTable& t, const std::vector<int>& refs) {
+  if (refs.size() < 2) return 0;
+  const int n = static_cast<int>(refs.size());
+  double numerator = 0, weights = 0;
+  std::vector<double> sum(t.frames, 0);
+  for (const int j : refs) {
+    for (int f = 0; f < t.frames; ++f) sum[f] += t.value(j, f);
+  }
+  for (const int k : refs) {
+    double m = 0, m2 = 0;
+    int count = 0;
+    for (int f = 0; f < t.frames; ++f) {
+      if (!t.good_frame[f]) continue;
+      const double c = (n - 1) * t.value(k, f) / (sum[f] - t.value(k, f));
+      m += c;
+      m2 += c * c;
+      ++count;
+    }
+    if (count < 2) return 0;
+    m /= count;
+    const double var = std::max(m2 / count - m * m, 1e-30);
+    numerator += m / var;
+    weights += 1.0 / var;
+  }
+  return numerator / std::sqrt(weights);
+}
+
+void prune(const FluxTable& t, ReferenceGroup& g, const RelativeFluxOptions& options) {
+  g.snr = group_snr(t, g.references);
+  const std::size_t floor = static_cast<std::size_t>(std::max(options.min_kept_references, 2));
+  while (options.prune_references && g.references.size() > floor) {
+    double best = g.snr;
+    std::size_t best_index = g.references.size();
+    for (std::size_t i = 0; i < g.references.size(); ++i) {
+      std::vector<int> without = g.references;
+      without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
+      const double snr = group_snr(t, without);
+      if (snr > best) {
+        best = snr;
+        best_index = i;
+      }
+    }
+    if (best_index == g.references.size()) break;
+    g.dropped.push_back(g.references[best_index]);
+    g.references.erase(g.references.begin() + static_cast<std::ptrdiff_t>(best_index));
+    g.snr = best;
+  }
+}
+
+}  // namespace
+
+int flux_group_count(int candidates, int min_references) {
+  const int by_size = candidates / std::max(1, min_references);
+  const int by_root = static_cast<int>(std::floor(std::sqrt(static_cast<double>(std::max(0, candidates)))));
+  return std::max(1, std::min(by_size, by_root));
+}
+
+RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFluxOptions& options) {
+  check(t);
+  if (options.position_bins_x < 1 || options.position_bins_y < 1) {
+    throw RelativeFluxError("position bins must be at least 1 x 1");
+  }
+  RelativeFluxResult out;
+  out.stars = t.stars;
+  out.frames = t.frames;
+  const std::size_t cells = static_cast<std::size_t>(t.stars) * t.frames;
+  out.rel_flux.assign(cells, kNaN);
+  out.rel_flux_err.assign(cells, kNaN);
+  out.group.assign(t.stars, -1);
+  out.is_reference.assign(t.stars, false);
+  out.decision.assign(t.stars, "");
+  if (t.stars == 0) return out;
+
+  // Median flux over the good frames: what the flux quantiles sort on.
+  std::vector<double> level(t.stars);
+  for (int s = 0; s < t.stars; ++s) {
+    std::vector<double> v;
+    for (int f = 0; f < t.frames; ++f) {
+      if (t.good_frame[f]) v.push_back(t.value(s, f));
+    }
+    level[s] = median(v);
+  }
+  // Position bins over the template's extent.
+  const auto [xmin, xmax] = std::minmax_element(t.x.begin(), t.x.end());
+  const auto [ymin, ymax] = std::minmax_element(t.y.begin(), t.y.end());
+  auto bin_of = [&](int s) {
+    const double fx = (t.x[s] - *xmin) / std::max(*xmax - *xmin, 1e-9);
+    const double fy = (t.y[s] - *ymin) / std::max(*ymax - *ymin, 1e-9);
+    const int bx = std::min(options.position_bins_x - 1, static_cast<int>(fx * options.position_bins_x));
+    const int by = std::min(options.position_bins_y - 1, static_cast<int>(fy * options.position_bins_y));
+    return by * options.position_bins_x + bx;
+  };
+  const int bins = options.position_bins_x * options.position_bins_y;
+  std::vector<std::vector<int>> candidates(bins);
+  std::vector<std::string> problem(t.stars);
+  for (int s = 0; s < t.stars; ++s) {
+    problem[s] = candidate_problem(t, s);
+    if (problem[s].empty()) candidates[bin_of(s)].push_back(s);
+  }
+  // Flux-quantile groups within each bin.
+  for (int b = 0; b < bins; ++b) {
+    auto& c = candidates[b];
+    if (c.size() < 2) continue;  // one star cannot be measured against the others
+    std::sort(c.begin(), c.end(), [&](int i, int j) { return level[i] < level[j]; });
+    const int n_f = flux_group_count(static_cast<int>(c.size()), options.min_references);
+    for (int q = 0; q < n_f; ++q) {
+      ReferenceGroup g;
+      g.position_bin = b;
+      const std::size_t lo = c.size() * q / n_f, hi = c.size() * (q + 1) / n_f;
+      g.references.assign(c.begin() + static_cast<std::ptrdiff_t>(lo), c.begin() + static_cast<std::ptrdiff_t>(hi));
+      if (g.references.size() < 2) continue;
+      g.min_flux = level[g.references.front()];
+      g.max_flux = level[g.references.back()];
+      out.groups.push_back(std::move(g));
+    }
+  }
+  if (out.groups.empty()) {
+    for (int s = 0; s < t.stars; ++s) out.decision[s] = "no reference group: too few clean stars in the observation";
+    return out;
+  }
+  for (auto& g : out.groups) prune(t, g, options);
+  // Every star joins a group: its own (a candidate), or the group of its bin whose flux range
+  // is nearest in log flux, or, in a bin without groups, the nearest such group anywhere.
+  auto distance = [&](const ReferenceGroup& g, double flux) {
+    if (!(flux > 0)) return 0.0;
+    const double l = std::log(flux);
+    if (l < std::log(g.min_flux)) return std::log(g.min_flux) - l;
+    if (l > std::log(g.max_flux)) return l - std::log(g.max_flux);
+    return 0.0;
+  };
+  std::vector<int> group_of_candidate(t.stars, -1);
+  for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
+    for (const int s : out.groups[gi].references) group_of_candidate[s] = gi;
+    for (const int s : out.groups[gi].dropped) group_of_candidate[s] = gi;
+  }
+  for (int s = 0; s < t.stars; ++s) {
+    int chosen = group_of_candidate[s];
+    if (chosen < 0) {
+      double best = std::numeric_limits<double>::infinity();
+      for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
+        for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
+          if (pass == 0 && out.groups[gi].position_bin != bin_of(s)) continue;
+          const double d = distance(out.groups[gi], level[s]);
+          if (d < best) { best = d; chosen = gi; }
+        }
+      }
+    }
+    out.group[s] = chosen;
+  }
+  // Relative fluxes and their errors, frame by frame.
+  for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
+    const auto& g = out.groups[gi];
+    const int n = static_cast<int>(g.references.size());
+    std::vector<double> sum(t.frames, 0), var(t.frames, 0);
+    for (const int j : g.references) {
+      out.is_reference[j] = true;
+      for (int f = 0; f < t.frames; ++f) {
+        sum[f] += t.value(j, f);
+        var[f] += std::pow(t.flux_err[static_cast<std::size_t>(j) * t.frames + f], 2);
+      }
+    }
+    for (int s = 0; s < t.stars; ++s) {
+      if (out.group[s] != gi) continue;
+      const bool ref = out.is_reference[s];
+      for (int f = 0; f < t.frames; ++f) {
+        if (!t.good_frame[f]) continue;
+        const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
+        const double F = t.flux[k], e = t.flux_err[k];
+        const double S = ref ? sum[f] - F : sum[f];
+        const double VS = ref ? var[f] - e * e : var[f];
+        const int refs = ref ? n - 1 : n;
+        if (!(S > 0) || !std::isfinite(F)) continue;
+        const double rel = refs * F / S;
+        out.rel_flux[k] = rel;
+        const double relative_error2 = (F != 0 ? std::pow(e / F, 2) : 0) + std::max(VS, 0.0) / (S * S);
+        out.rel_flux_err[k] = F != 0 ? std::abs(rel) * std::sqrt(relative_error2) : refs * e / S;
+      }
+    }
+  }
+  for (int s = 0; s < t.stars; ++s) {
+    const int gi = out.group[s];
+    const auto& g = out.groups[gi];
+    if (out.is_reference[s]) {
+      out.decision[s] = format("reference in group %d (%zu references)", gi, g.references.size());
+    } else if (std::find(g.dropped.begin(), g.dropped.end(), s) != g.dropped.end()) {
+      out.decision[s] = format("reference dropped from group %d: leaving it out raised the group SNR", gi);
+    } else {
+      out.decision[s] = format("measured against group %d; not a reference: %s", gi,
+                               problem[s].empty() ? "a candidate outside the groups" : problem[s].c_str());
+    }
+  }
+  return out;
+}
+
+}  // namespace tianyu::pipeline

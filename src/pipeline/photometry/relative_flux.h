@@ -1,0 +1,66 @@
+#pragma once
+// Relative-flux calibration over an observation (DESIGN.md section 3, step 10). Reference
+// candidates are stars measured cleanly in every good frame, not known variables, not blended;
+// they are grouped by position bin and then by flux quantile within a bin,
+//   n_f = max(1, min(floor(N_p / N_minref), floor(sqrt(N_p)))) groups for N_p candidates;
+// a non-reference star's relative flux is N_ref F_i / sum_j F_ref,j, a reference's is
+// (N_ref - 1) F_k / sum_{j != k} F_ref,j. The group SNR is
+//   sum_j (mean_j / sigma_j^2) / sqrt(sum_j 1 / sigma_j^2)
+// over the references' relative light curves, and a reference whose removal raises it is
+// dropped (flares, variables nobody catalogued), one at a time. Every star gets a light curve
+// and every decision is recorded.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tianyu::pipeline {
+
+class RelativeFluxError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Fluxes of one aperture radius, star-major (index = star * frames + frame).
+struct FluxTable {
+  int stars = 0, frames = 0;
+  std::vector<double> flux, flux_err;
+  std::vector<std::uint8_t> flags;  // PhotometryFlag bits; nonzero disqualifies a reference
+  std::vector<double> x, y;         // template positions
+  std::vector<bool> good_frame;     // the quality selection's verdicts
+  std::vector<bool> known_variable; // from a catalogue; empty: none known
+  std::vector<bool> blended;        // from the cross-match; empty: none known
+  double value(int star, int frame) const { return flux[static_cast<std::size_t>(star) * frames + frame]; }
+};
+
+struct RelativeFluxOptions {
+  int position_bins_x = 2, position_bins_y = 2;  // over the template's extent
+  int min_references = 6;       // N_minref
+  int min_kept_references = 2;  // pruning never goes below this
+  bool prune_references = true;
+};
+
+struct ReferenceGroup {
+  int position_bin = 0;
+  std::vector<int> references;  // kept
+  std::vector<int> dropped;     // by the leave-one-out rule
+  double min_flux = 0, max_flux = 0;  // median fluxes spanned by its candidates
+  double snr = 0;               // with the kept references
+};
+
+struct RelativeFluxResult {
+  int stars = 0, frames = 0;
+  std::vector<double> rel_flux, rel_flux_err;  // star-major; NaN in rejected frames or unusable
+  std::vector<int> group;                       // per star; -1 when no group could take it
+  std::vector<bool> is_reference;
+  std::vector<std::string> decision;            // per star, in words
+  std::vector<ReferenceGroup> groups;
+  double value(int star, int frame) const { return rel_flux[static_cast<std::size_t>(star) * frames + frame]; }
+};
+
+// n_f for N_p candidates.
+int flux_group_count(int candidates, int min_references = 6);
+
+RelativeFluxResult calibrate_relative_flux(const FluxTable& table, const RelativeFluxOptions& options = {});
+
+}  // namespace tianyu::pipeline

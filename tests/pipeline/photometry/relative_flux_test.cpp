@@ -1,0 +1,146 @@
+// Relative-flux calibration: the n_f formula, a common transparency change removed to the
+// photon limit, a flaring reference dropped by leave-one-out, and every decision recorded.
+#include "pipeline/photometry/relative_flux.h"
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "pipeline/robust_stats.h"
+
+namespace tianyu::pipeline {
+namespace {
+
+TEST(RelativeFlux, GroupCountFollowsTheFormula) {
+  // n_f = max(1, min(floor(N_p / 6), floor(sqrt(N_p)))).
+  EXPECT_EQ(flux_group_count(1), 1);
+  EXPECT_EQ(flux_group_count(5), 1);
+  EXPECT_EQ(flux_group_count(6), 1);
+  EXPECT_EQ(flux_group_count(36), 6);
+  EXPECT_EQ(flux_group_count(100), 10);
+}
+
+// Stars of constant flux seen through a transparency that falls to 60 % and back, with photon
+// noise (gain 1) only.
+FluxTable constant_stars(int stars, int frames, std::mt19937_64& rng) {
+  FluxTable t;
+  t.stars = stars;
+  t.frames = frames;
+  std::normal_distribution<double> n01;
+  std::uniform_real_distribution<double> u01;
+  std::vector<double> truth(stars);
+  for (int s = 0; s < stars; ++s) {
+    truth[s] = 2e4 * (1 + 4 * u01(rng));
+    t.x.push_back(1000 * u01(rng));
+    t.y.push_back(1000 * u01(rng));
+  }
+  t.good_frame.assign(frames, true);
+  for (int s = 0; s < stars; ++s) {
+    for (int f = 0; f < frames; ++f) {
+      const double transparency = 1.0 - 0.4 * std::exp(-std::pow((f - frames / 2.0) / (frames / 8.0), 2));
+      const double mean = truth[s] * transparency;
+      t.flux.push_back(mean + std::sqrt(mean) * n01(rng));
+      t.flux_err.push_back(std::sqrt(mean));
+    }
+  }
+  t.flags.assign(t.flux.size(), 0);
+  return t;
+}
+
+std::vector<double> curve(const RelativeFluxResult& r, int star) {
+  return {r.rel_flux.begin() + static_cast<std::ptrdiff_t>(star) * r.frames,
+          r.rel_flux.begin() + static_cast<std::ptrdiff_t>(star + 1) * r.frames};
+}
+
+double rms_over_mean(const std::vector<double>& v) {
+  const auto s = sigma_clipped_stats(v, {10, 10, 1});
+  return s.stddev / s.mean;
+}
+
+TEST(RelativeFlux, ACommonTransparencyChangeLeavesFlatCurvesAtThePhotonLimit) {
+  std::mt19937_64 rng(1);
+  const auto t = constant_stars(12, 300, rng);
+  RelativeFluxOptions options;
+  options.position_bins_x = options.position_bins_y = 1;
+  const auto r = calibrate_relative_flux(t, options);
+  ASSERT_EQ(r.groups.size(), 2u);  // 12 candidates: n_f = min(12 / 6, floor(sqrt(12))) = 2
+  for (int s = 0; s < t.stars; ++s) {
+    const auto c = curve(r, s);
+    // The predicted scatter: the propagated error relative to the flux.
+    std::vector<double> relative_error;
+    for (int f = 0; f < t.frames; ++f) relative_error.push_back(r.rel_flux_err[s * t.frames + f] / c[f]);
+    const double predicted = median(relative_error);
+    EXPECT_NEAR(rms_over_mean(c) / predicted, 1.0, 0.15) << "star " << s << ": " << r.decision[s];
+  }
+}
+
+TEST(RelativeFlux, AFlaringReferenceIsDroppedAndTheCleanOnesKept) {
+  std::mt19937_64 rng(2);
+  auto t = constant_stars(8, 200, rng);
+  const int flaring = 3;
+  for (int f = 80; f < 200; ++f) {
+    t.flux[flaring * t.frames + f] *= 1.0 + 0.5 * std::exp(-(f - 80) / 15.0);
+  }
+  RelativeFluxOptions options;
+  options.position_bins_x = options.position_bins_y = 1;
+  const auto r = calibrate_relative_flux(t, options);
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_EQ(r.groups[0].dropped, std::vector<int>{flaring});
+  EXPECT_EQ(r.groups[0].references.size(), 7u);
+  EXPECT_FALSE(r.is_reference[flaring]);
+  EXPECT_NE(r.decision[flaring].find("dropped"), std::string::npos) << r.decision[flaring];
+  // The flare is in its own light curve, measured against the clean references.
+  const auto c = curve(r, flaring);
+  EXPECT_NEAR(c[80] / c[10], 1.5, 0.05);
+  // Without pruning, the flare would leak into every other star's curve.
+  options.prune_references = false;
+  const auto unpruned = calibrate_relative_flux(t, options);
+  EXPECT_GT(rms_over_mean(curve(unpruned, 0)), 2 * rms_over_mean(curve(r, 0)));
+}
+
+TEST(RelativeFlux, EveryStarGetsACurveAndEveryDecisionIsRecorded) {
+  std::mt19937_64 rng(3);
+  auto t = constant_stars(40, 50, rng);
+  t.known_variable.assign(t.stars, false);
+  t.blended.assign(t.stars, false);
+  t.known_variable[0] = true;
+  t.blended[1] = true;
+  t.flags[2 * t.frames + 7] = 4;          // saturated once
+  t.flux[3 * t.frames + 9] = -5;          // lost once
+  t.good_frame[9] = false;                // ... in a rejected frame: it may still be a reference
+  t.flux[4 * t.frames + 10] = std::nan("");
+  const auto r = calibrate_relative_flux(t, {});
+  EXPECT_NE(r.decision[0].find("a known variable"), std::string::npos) << r.decision[0];
+  EXPECT_NE(r.decision[1].find("blended"), std::string::npos) << r.decision[1];
+  EXPECT_NE(r.decision[2].find("flagged"), std::string::npos) << r.decision[2];
+  EXPECT_NE(r.decision[4].find("no positive flux in 1 good frames"), std::string::npos) << r.decision[4];
+  for (int s = 0; s < t.stars; ++s) {
+    EXPECT_GE(r.group[s], 0) << s;
+    EXPECT_FALSE(r.decision[s].empty()) << s;
+    EXPECT_TRUE(std::isnan(r.value(s, 9))) << "frame 9 was rejected";
+    EXPECT_TRUE(std::isfinite(r.value(s, 0))) << s;
+  }
+  EXPECT_FALSE(r.is_reference[0] || r.is_reference[1] || r.is_reference[2] || r.is_reference[4]);
+  // Star 3's one bad value sits in a rejected frame: it stays a candidate.
+  EXPECT_EQ(r.decision[3].find("not a reference"), std::string::npos) << r.decision[3];
+}
+
+TEST(RelativeFlux, AMalformedTableNamesWhatIsWrong) {
+  FluxTable t;
+  t.stars = 2;
+  t.frames = 3;
+  t.flux.assign(6, 1.0);
+  t.flux_err.assign(5, 1.0);
+  t.x = t.y = {0, 1};
+  t.good_frame.assign(3, true);
+  try {
+    calibrate_relative_flux(t);
+    FAIL();
+  } catch (const RelativeFluxError& e) {
+    EXPECT_STREQ(e.what(), "flux table: flux arrays are not stars x frames");
+  }
+}
+
+}  // namespace
+}  // namespace tianyu::pipeline
