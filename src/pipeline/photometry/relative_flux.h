@@ -7,8 +7,9 @@
 // (N_ref - 1) F_k / sum_{j != k} F_ref,j. The group SNR is
 //   sum_j (mean_j / sigma_j^2) / sqrt(sum_j 1 / sigma_j^2)
 // over the references' relative light curves, and a reference whose removal raises it is
-// dropped (flares, variables nobody catalogued), one at a time. Every star gets a light curve
-// and every decision is recorded.
+// dropped (flares), one at a time; before that, a reference whose curve scatters far beyond its
+// noise is dropped as a variable (an addition: see prune()). Every star gets a light curve and
+// every decision is recorded.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -38,12 +39,17 @@ struct RelativeFluxOptions {
   int min_references = 6;       // N_minref
   int min_kept_references = 2;  // pruning never goes below this
   bool prune_references = true;
+  // A reference whose relative curve's RMS exceeds its point-to-point scatter by this factor,
+  // and the group's median such ratio by this factor too, is dropped as a variable (before the
+  // published leave-one-out SNR rule, which only sees events that outweigh one reference).
+  double max_trend_ratio = 1.3;  // white noise over ~100 frames: 1.0 +- 0.1
 };
 
 struct ReferenceGroup {
   int position_bin = 0;
   std::vector<int> references;  // kept
-  std::vector<int> dropped;     // by the leave-one-out rule
+  std::vector<int> dropped;     // by the pruning rules, in order
+  std::vector<std::string> dropped_reason;
   double min_flux = 0, max_flux = 0;  // median fluxes spanned by its candidates
   double snr = 0;               // with the kept references
 };
@@ -62,5 +68,13 @@ struct RelativeFluxResult {
 int flux_group_count(int candidates, int min_references = 6);
 
 RelativeFluxResult calibrate_relative_flux(const FluxTable& table, const RelativeFluxOptions& options = {});
+
+// The best aperture per star: the index of the result (one per radius) whose light curve has
+// the least point-to-point scatter (1.4826 MAD of successive differences over sqrt 2, relative
+// to the median), which ignores slow astrophysical variation; -1 when no radius gives a curve.
+std::vector<int> best_radius_by_scatter(const std::vector<const RelativeFluxResult*>& per_radius);
+
+// That scatter for one star's curve (NaN points skipped).
+double point_to_point_scatter(const double* rel_flux, int frames);
 
 }  // namespace tianyu::pipeline

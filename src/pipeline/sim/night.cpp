@@ -233,6 +233,7 @@ SimConfig preset(const std::string& name) {
     c.frames = 999;
     c.exptime_s = 15.0;
     c.stars = 3000;
+    c.transit_duration_d = 0.1;  // a 2.4 h transit in a 5 h night
     return c;
   }
   if (name == "tianyu") {

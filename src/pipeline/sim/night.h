@@ -67,7 +67,7 @@ struct SimConfig {
   // The transit of star 0 (the target).
   double target_mag = 13.0;
   double transit_depth = 0.01;
-  double transit_duration_d = 0.06;
+  double transit_duration_d = 0.008;  // 11.5 min: inside the default 26-min night, baseline both sides
   double transit_mid_frac = 0.5;  // mid-time as a fraction of the night
   // Variables: an EW binary, an RR Lyrae-like pulsator and a flare star.
   double ew_amplitude = 0.15, ew_period_d = 0.3;
