@@ -111,6 +111,7 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   if (status != 0) throw CalibrationError("SEP background: " + sep_support::message(status));
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
+  if (!options.subtract_background) return out;
   status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
   if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_support::message(status));
   return out;

@@ -31,6 +31,7 @@ struct CalibrationOptions {
   int background_box = 64;        // SEP tile size (pixels)
   int background_filter = 3;      // SEP median filter (tiles)
   int threads = 1;                // for the per-pixel arithmetic (0: one per core)
+  bool subtract_background = true;  // false: measure it, keep it in the image
 };
 
 enum MaskBit : std::uint8_t { kSaturated = 1, kHot = 2, kBadFlat = 4, kNotFinite = 8 };

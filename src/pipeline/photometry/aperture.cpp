@@ -63,7 +63,8 @@ std::uint8_t mask_flags(const Image& image, const std::vector<std::uint8_t>& mas
 // A copy of the pixels around (x, y) out to `reach`, with every masked pixel replaced by its
 // mirror across the centre (the PSF is symmetric; SEP's own correction, the mean of the
 // unmasked aperture pixels, loses several per cent when a hot pixel sits on the core), or by
-// the local sky when the mirror is masked too.
+// the local sky when the mirror is masked too. Saturated pixels keep their (clipped) values:
+// their mirrors are saturated as well, and the flag already disqualifies the measurement.
 struct Cutout {
   Image image;
   int x0 = 0, y0 = 0;
@@ -76,7 +77,10 @@ Cutout repaired_cutout(const Image& image, const std::vector<std::uint8_t>& mask
   const int x1 = std::min(image.width - 1, static_cast<int>(std::ceil(x + reach)) + 1);
   const int y1 = std::min(image.height - 1, static_cast<int>(std::ceil(y + reach)) + 1);
   c.image = Image(x1 - c.x0 + 1, y1 - c.y0 + 1);
-  auto masked = [&](int px, int py) { return mask[static_cast<std::size_t>(py) * image.width + px] != 0; };
+  auto masked = [&](int px, int py) {
+    const std::uint8_t m = mask[static_cast<std::size_t>(py) * image.width + px];
+    return m != 0 && m != kSaturated;
+  };
   for (int py = c.y0; py <= y1; ++py) {
     for (int px = c.x0; px <= x1; ++px) {
       float v = image.at(px, py);
@@ -142,7 +146,7 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
     const auto sky = local_sky(image, mask, x, y, inner, outer);
     out.sky[s] = static_cast<float>(sky.level);
     // Masked pixels inside the apertures: measure on a repaired copy; the flags say so.
-    const bool repair = mask && mask_flags(image, *mask, x, y, largest + 1) != 0;
+    const bool repair = mask && (mask_flags(image, *mask, x, y, largest + 1) & kApertureMasked) != 0;
     Cutout cutout;
     sep_image local = in;
     double cx = x, cy = y;

@@ -24,6 +24,7 @@ void check(const FluxTable& t) {
   require(t.good_frame.size() == static_cast<std::size_t>(t.frames), "good_frame is not one per frame");
   require(t.known_variable.empty() || t.known_variable.size() == static_cast<std::size_t>(t.stars), "known_variable is not one per star");
   require(t.blended.empty() || t.blended.size() == static_cast<std::size_t>(t.stars), "blended is not one per star");
+  require(t.excluded.empty() || t.excluded.size() == static_cast<std::size_t>(t.stars), "excluded is not one per star");
 }
 
 std::string format(const char* pattern, auto... values) {
@@ -36,6 +37,7 @@ std::string format(const char* pattern, auto... values) {
 std::string candidate_problem(const FluxTable& t, int s) {
   if (!t.known_variable.empty() && t.known_variable[s]) return "a known variable";
   if (!t.blended.empty() && t.blended[s]) return "blended with a neighbour";
+  if (!t.excluded.empty() && !t.excluded[s].empty()) return t.excluded[s];
   int missing = 0, flagged = 0;
   for (int f = 0; f < t.frames; ++f) {
     if (!t.good_frame[f]) continue;
@@ -163,6 +165,7 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
   const std::size_t cells = static_cast<std::size_t>(t.stars) * t.frames;
   out.rel_flux.assign(cells, kNaN);
   out.rel_flux_err.assign(cells, kNaN);
+  out.flags = t.flags.empty() ? std::vector<std::uint8_t>(cells, 0) : t.flags;
   out.group.assign(t.stars, -1);
   out.is_reference.assign(t.stars, false);
   out.decision.assign(t.stars, "");
@@ -288,6 +291,35 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
     }
   }
   return out;
+}
+
+std::vector<RelativeFluxResult> calibrate_relative_flux_radii(std::vector<FluxTable> per_radius,
+                                                              const RelativeFluxOptions& options) {
+  std::vector<RelativeFluxResult> results;
+  for (const auto& t : per_radius) results.push_back(calibrate_relative_flux(t, options));
+  if (per_radius.empty()) return results;
+  const int stars = per_radius.front().stars;
+  std::vector<std::string> excluded(stars);
+  bool any = false;
+  for (std::size_t r = 0; r < results.size(); ++r) {
+    for (const auto& g : results[r].groups) {
+      for (std::size_t d = 0; d < g.dropped.size(); ++d) {
+        if (!excluded[g.dropped[d]].empty()) continue;
+        excluded[g.dropped[d]] = format("dropped at aperture %zu: %s", r, g.dropped_reason[d].c_str());
+        any = true;
+      }
+    }
+  }
+  if (!any) return results;
+  for (std::size_t r = 0; r < per_radius.size(); ++r) {
+    auto& t = per_radius[r];
+    if (t.excluded.empty()) t.excluded.assign(stars, "");
+    for (int s = 0; s < stars; ++s) {
+      if (t.excluded[s].empty()) t.excluded[s] = excluded[s];
+    }
+    results[r] = calibrate_relative_flux(t, options);
+  }
+  return results;
 }
 
 double point_to_point_scatter(const double* rel_flux, int frames) {

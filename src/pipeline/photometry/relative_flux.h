@@ -31,6 +31,7 @@ struct FluxTable {
   std::vector<bool> good_frame;     // the quality selection's verdicts
   std::vector<bool> known_variable; // from a catalogue; empty: none known
   std::vector<bool> blended;        // from the cross-match; empty: none known
+  std::vector<std::string> excluded;  // a reason keeps that star from the references; empty: none
   double value(int star, int frame) const { return flux[static_cast<std::size_t>(star) * frames + frame]; }
 };
 
@@ -57,6 +58,7 @@ struct ReferenceGroup {
 struct RelativeFluxResult {
   int stars = 0, frames = 0;
   std::vector<double> rel_flux, rel_flux_err;  // star-major; NaN in rejected frames or unusable
+  std::vector<std::uint8_t> flags;             // the photometry's flags of each point, carried along
   std::vector<int> group;                       // per star; -1 when no group could take it
   std::vector<bool> is_reference;
   std::vector<std::string> decision;            // per star, in words
@@ -68,6 +70,12 @@ struct RelativeFluxResult {
 int flux_group_count(int candidates, int min_references = 6);
 
 RelativeFluxResult calibrate_relative_flux(const FluxTable& table, const RelativeFluxOptions& options = {});
+
+// Every radius at once, with one set of references: a star the pruning drops at any radius is
+// dropped at all (a slow variable can sit just under the bound at one radius and poison every
+// curve measured against it there), then each radius is calibrated again without them.
+std::vector<RelativeFluxResult> calibrate_relative_flux_radii(std::vector<FluxTable> per_radius,
+                                                              const RelativeFluxOptions& options = {});
 
 // The best aperture per star: the index of the result (one per radius) whose light curve has
 // the least point-to-point scatter (1.4826 MAD of successive differences over sqrt 2, relative

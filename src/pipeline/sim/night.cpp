@@ -518,6 +518,10 @@ class Night {
             {"FILTER", c_.filter, "filter"},
             {"GAIN", c_.gain, "[e-/ADU] gain"},
             {"RDNOISE", c_.read_noise_e, "[e-] read noise"},
+            // Full well in ADU above the bias, less 3 read-noise sigmas: clipped pixels scatter
+            // around the clip level by the read noise.
+            {"SATURATE", std::floor(c_.bias_adu + (c_.full_well_e - 3 * c_.read_noise_e) / c_.gain),
+             "[ADU] saturation level"},
             {"TELESCOP", std::string("TIANYU-SIM"), "simulated 1-m telescope"},
             {"INSTRUME", std::string("SIMCMOS"), "simulated CMOS camera"},
             {"SIMSEED", static_cast<long long>(c_.seed), "tianyu-sim seed"}};

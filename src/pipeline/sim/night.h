@@ -58,7 +58,8 @@ struct SimConfig {
   double transparency_rms = 0.01;
   double thin_cloud_depth = 0.15;        // a passing thin cloud: transparency dips this much
   double thin_cloud_width_frac = 0.04;   // its 1-sigma duration as a fraction of the night
-  double scintillation_rms = 0.002;
+  // Young's formula for 1 m, 10 s, airmass 1.2, 1000 m: 0.09 D^-2/3 X^1.75 e^-h/8000 / sqrt(2t).
+  double scintillation_rms = 0.0011;
   int hot_pixels = 50;
   double cosmic_rate_per_cm2_s = 0.02;
   double pixel_size_um = 10.0;
