@@ -1,5 +1,6 @@
 #include "pipeline/calibration/calibrate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -30,6 +31,36 @@ float hot_threshold(const Image& dark_rate, double hot_sigma) {
   for (std::size_t i = 0; i < dark_rate.pixels.size(); i += stride) values.push_back(dark_rate.pixels[i]);
   const double spread = std::max(mad_std(values), 1e-6);
   return static_cast<float>(median(values) + hot_sigma * spread);
+}
+
+// Pixels far above every reasonable PSF's neighbours: single hot pixels and cosmic-ray hits.
+std::size_t mask_sharp(const Image& image, std::vector<std::uint8_t>& mask, double rms, const CalibrationOptions& o) {
+  const float threshold = static_cast<float>(o.sharp_sigma * rms);
+  std::size_t marked = 0;
+  float around[8];
+  for (int y = 1; y + 1 < image.height; ++y) {
+    const float* row = image.row(y);
+    for (int x = 1; x + 1 < image.width; ++x) {
+      const float v = row[x];
+      if (!(v > threshold)) continue;  // most pixels stop here
+      int k = 0;
+      for (int dy = -1; dy <= 1; ++dy) {
+        for (int dx = -1; dx <= 1; ++dx) {
+          if (dx || dy) around[k++] = image.at(x + dx, y + dy);
+        }
+      }
+      // The third-brightest neighbour: a star has at least four bright ones (its PSF is wider
+      // than a pixel), a hot pixel none, a cosmic-ray streak at most two.
+      std::nth_element(around, around + 5, around + 8);
+      const float neighbours = around[5];
+      if (v - neighbours > threshold && v > o.sharp_ratio * std::max(neighbours, 0.0f)) {
+        std::uint8_t& m = mask[static_cast<std::size_t>(y) * image.width + x];
+        if (!m) ++marked;
+        m |= kSharp;
+      }
+    }
+  }
+  return marked;
 }
 
 }  // namespace
@@ -111,9 +142,20 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   if (status != 0) throw CalibrationError("SEP background: " + sep_support::message(status));
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
-  if (!options.subtract_background) return out;
-  status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
-  if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_support::message(status));
+  if (options.subtract_background) {
+    status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
+    if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_support::message(status));
+  }
+  if (options.mask_sharp_pixels && out.background_rms > 0) {
+    // On the sky-subtracted values: without subtraction, compare against the background too.
+    if (options.subtract_background) {
+      out.masked += mask_sharp(out.image, out.mask, out.background_rms, options);
+    } else {
+      Image residual = out.image;
+      sep_bkg_subarray(background.get(), residual.pixels.data(), SEP_TFLOAT);
+      out.masked += mask_sharp(residual, out.mask, out.background_rms, options);
+    }
+  }
   return out;
 }
 

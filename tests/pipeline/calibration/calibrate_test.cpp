@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "pipeline/calibration/masters.h"
@@ -93,6 +95,31 @@ TEST_F(CalibrateSimulatedFrame, WorksWithoutDarkOrFlat) {
   // Without the flat the vignetting stays in, but the mean sky level is still the truth's.
   EXPECT_NEAR(out.background, sky, 0.05 * sky);
   EXPECT_EQ(std::count_if(out.mask.begin(), out.mask.end(), [](auto m) { return (m & kHot) != 0; }), 0);
+}
+
+// Without a dark, hot pixels and cosmic rays are found by their sharpness; stars are not,
+// down to a FWHM of 1.5 px.
+TEST(Calibrate, MasksLoneSharpPixelsButNotStars) {
+  Image raw(200, 160);
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> sky(1000.0, 10.0);
+  for (auto& v : raw.pixels) v = static_cast<float>(sky(rng));
+  for (const double fwhm : {1.5, 3.0}) sim::add_moffat_star(raw, fwhm == 1.5 ? 50.2 : 150.4, 80.3, 2e5, fwhm, 3.0);
+  raw.at(100, 40) += 3000;                                     // a hot pixel
+  for (int x = 120; x < 123; ++x) raw.at(x, 120) += 4000;      // a cosmic-ray streak
+  CalibrationOptions options;
+  options.mask_sharp_pixels = true;
+  const auto out = calibrate(raw, 10.0, {}, options);
+  EXPECT_TRUE(out.mask[40 * 200 + 100] & kSharp);
+  for (int x = 120; x < 123; ++x) EXPECT_TRUE(out.mask[120 * 200 + x] & kSharp) << x;
+  for (int y = 75; y < 86; ++y) {
+    for (int x = 40; x < 160; ++x) {
+      if (std::hypot(x - 50.2, y - 80.3) < 6 || std::hypot(x - 150.4, y - 80.3) < 6) {
+        EXPECT_EQ(out.mask[y * 200 + x], 0) << "star pixel (" << x << ", " << y << ") masked";
+      }
+    }
+  }
+  EXPECT_EQ(out.masked, 4u);
 }
 
 TEST(Calibrate, MasksSaturatedAndNonFinitePixelsAndRejectsWrongSizes) {
