@@ -48,6 +48,12 @@ class SimNightPhotometry : public ::testing::Test {
     config_.transit_duration_d = 0.03;
     config_.drift_x_px = 0.2;  // the default night's total drift (~100 px), spread over 400 frames
     config_.drift_y_px = -0.12;
+    // Calibration as an observatory takes it: 30 flats and 10 darks. With the default 5 flats
+    // the master flat's pixel noise (~0.6 %) follows each drifting star and turns into red
+    // noise (10-frame bins scatter 1.8x the white level); 40 flats bring it to 1.1-1.4x.
+    // The darks find the hot pixels, which otherwise cross apertures as the field drifts.
+    config_.flat_frames = 30;
+    config_.dark_frames = 10;
     sim::simulate_night(config_, dir_, 2);
     reduce();
   }
@@ -55,7 +61,8 @@ class SimNightPhotometry : public ::testing::Test {
 
   static void reduce() {
     const auto bias = master_bias(FitsFrameSet(test::calib_files(dir_, "bias", config_.bias_frames)));
-    const auto flat = master_flat(FitsFrameSet(test::calib_files(dir_, "flat", config_.flat_frames)), bias);
+    const auto dark = master_dark_rate(FitsFrameSet(test::calib_files(dir_, "dark", config_.dark_frames), true), bias);
+    const auto flat = master_flat(FitsFrameSet(test::calib_files(dir_, "flat", config_.flat_frames)), bias, &dark);
     const auto rows = test::read_csv(dir_ / "truth" / "frames.csv");
     std::vector<CalibratedFrame> frames;
     std::vector<Source> reference;
@@ -64,7 +71,7 @@ class SimNightPhotometry : public ::testing::Test {
       const auto raw = read_fits(dir_ / "raw" / row.at("file"));
       CalibrationOptions options;
       options.saturation_adu = std::stod(raw.header.at("SATURATE"));  // stars past it must not be references
-      frames.push_back(calibrate(raw.image, config_.exptime_s, {&bias, nullptr, &flat}, options));
+      frames.push_back(calibrate(raw.image, config_.exptime_s, {&bias, &dark, &flat}, options));
         const auto& cal = frames.back();
       const auto sources = extract_sources(cal.image, &cal.mask, cal.background_rms);
       if (reference.empty()) reference = sources;
@@ -198,9 +205,7 @@ std::vector<double> binned(const std::vector<double>& v, int n) {
   return out;
 }
 
-// Open (issue 6): most stars pass, two reach 1.23-1.25x. Their point-to-point scatter matches
-// the theory, but red noise lifts the RMS: see the transit test below for what is known.
-TEST_F(SimNightPhotometry, DISABLED_ConstantBrightStarsReachTheirTheoreticalNoise) {
+TEST_F(SimNightPhotometry, ConstantBrightStarsReachTheirTheoreticalNoise) {
   int checked = 0;
   for (const auto& t : truth_) {
     if (t.variability != "none" || t.mag > 15.5) continue;
@@ -216,7 +221,7 @@ TEST_F(SimNightPhotometry, DISABLED_ConstantBrightStarsReachTheirTheoreticalNois
     // errors), plus the simulator's scintillation for the star and for the reference sum.
     std::vector<double> relative_error;
     for (int f = 0; f < r.frames; ++f) {
-      if (good_[f]) relative_error.push_back(r.rel_flux_err[static_cast<std::size_t>(s) * r.frames + f] / c[f]);
+      if (std::isfinite(c[f])) relative_error.push_back(r.rel_flux_err[static_cast<std::size_t>(s) * r.frames + f] / c[f]);
     }
     const auto& group = r.groups[r.group[s]];
     const double scint = config_.scintillation_rms * std::sqrt(1.0 + 1.0 / group.references.size());
@@ -233,15 +238,13 @@ TEST_F(SimNightPhotometry, DISABLED_ConstantBrightStarsReachTheirTheoreticalNois
   EXPECT_GE(checked, 8);  // the unsaturated stars of 12.8 < mag < 15.5 present all night
 }
 
-// Open (issue 6): the depth measured scatters by +-10 % between simulator seeds (0.86 %,
-// 1.08 %, 1.00 % for seeds 1, 2, 5 against 1.00 %), several times what the white scatter of
-// the points allows: red noise (10-frame bins scatter 2-3x more than white noise would).
-// Known so far: relative fluxes from the simulator's true fluxes are exact; with the field
-// held still (no drift) the noise is white; positions are right to 0.01 px; sub-pixel phase
-// moves a 1.5-FWHM aperture by 0.1 % only; masking hot pixels and cosmic rays by their
-// sharpness (CalibrationOptions::mask_sharp_pixels) does not remove it. Still left: the ratio
-// of two constant stars in one frame moves with that frame's seeing by up to 1.5 % at 1.5 FWHM, and stays red at 3 FWHM. To be traced before
-// this runs in CI.
+// Open (issue 6): the depth is biased by seed: 0.884 % (seed 1), 1.069 % (seed 2), within 5 %
+// (seed 5), against 1.000 %, while its statistical error is 3 % (white out-of-transit noise,
+// 136 points each side), and the same at target magnitude 13 or 14 (not saturation). Relative
+// fluxes from the true fluxes are exact. Without twilight seed 2 passes and seed 1 reaches
+// 0.903 %: an additive error that does not scale with the star (sky-dependent: the local sky
+// under twilight, faint neighbours in the annulus) is the lead. Red noise from the master
+// flat and hot pixels is gone (30 flats, 10 darks below). To be traced before this runs in CI.
 TEST_F(SimNightPhotometry, DISABLED_TheTargetShowsTheInjectedTransitDepth) {
   const auto signals = nlohmann::json::parse(std::ifstream(dir_ / "truth" / "signals.json"));
   const double mid = signals["transit"]["t_mid_bjd_tdb"], duration = signals["transit"]["duration_d"];
