@@ -35,9 +35,29 @@ LocalSky local_sky(const Image& image, const std::vector<std::uint8_t>* mask, do
   }
   LocalSky sky;
   if (values.size() < 10) return sky;
-  const auto stats = sigma_clipped_stats(values, {3.0, 3.0, 5});
-  sky.level = stats.median;
-  sky.error = stats.stddev / std::sqrt(static_cast<double>(std::max<std::size_t>(stats.kept, 1)));
+  // Median and MAD by selection, one 3-sigma clip, then the median and scatter of what is kept:
+  // the same answer as iterative clipping for a sky with a few stars in it, at a fraction of
+  // the cost (this runs for every star of every frame).
+  auto median_of = [](std::vector<double>& v) {
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+  };
+  std::vector<double> work = values;
+  const double m = median_of(work);
+  for (auto& v : work) v = std::abs(v - m);
+  const double spread = 1.4826 * median_of(work);
+  std::vector<double> kept;
+  kept.reserve(values.size());
+  for (const double v : values) {
+    if (std::abs(v - m) <= 3.0 * spread || spread == 0) kept.push_back(v);
+  }
+  double sum = 0, sum2 = 0;
+  for (const double v : kept) { sum += v; sum2 += v * v; }
+  const double n = static_cast<double>(kept.size());
+  const double mean = sum / n;
+  sky.level = median_of(kept);
+  sky.error = std::sqrt(std::max(sum2 / n - mean * mean, 0.0) / n);
   sky.ok = true;
   return sky;
 }

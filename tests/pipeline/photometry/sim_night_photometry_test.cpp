@@ -238,8 +238,8 @@ TEST_F(SimNightPhotometry, ConstantBrightStarsReachTheirTheoreticalNoise) {
   EXPECT_GE(checked, 8);  // the unsaturated stars of 12.8 < mag < 15.5 present all night
 }
 
-// Open (issue 6): the depth is biased by seed: 0.884 % (seed 1), 1.069 % (seed 2), within 5 %
-// (seed 5), against 1.000 %, while its statistical error is 3 % (white out-of-transit noise,
+// Open (issue 6): the depth is biased by seed: 0.881 % (seed 1), 1.085 % (seed 2), within 5 %
+// (seed 5), 1.090 % (seed 7) against 1.000 %, with a linear baseline or without, while its statistical error is 3 % (white out-of-transit noise,
 // 136 points each side), and the same at target magnitude 13 or 14 (not saturation). Relative
 // fluxes from the true fluxes are exact. Without twilight seed 2 passes and seed 1 reaches
 // 0.903 %: an additive error that does not scale with the star (sky-dependent: the local sky
@@ -252,14 +252,29 @@ TEST_F(SimNightPhotometry, DISABLED_TheTargetShowsTheInjectedTransitDepth) {
   const int s = source_of(0);
   ASSERT_GE(s, 0) << "the target was not detected on the template";
   const auto c = curve(s);
+  // A straight-line baseline through the out-of-transit points, as an observer fits one (the
+  // field drifts across the flat's residual shape, the airmass changes).
+  std::vector<double> ot, of;
+  for (std::size_t f = 0; f < c.size(); ++f) {
+    if (std::isfinite(c[f]) && std::abs(time_[f] - mid) > duration / 2 + 0.0005) {
+      ot.push_back(time_[f] - mid);
+      of.push_back(c[f]);
+    }
+  }
+  ASSERT_GE(ot.size(), 20u);
+  double st = 0, sf = 0, stt = 0, stf = 0;
+  for (std::size_t i = 0; i < ot.size(); ++i) {
+    st += ot[i]; sf += of[i]; stt += ot[i] * ot[i]; stf += ot[i] * of[i];
+  }
+  const double n = static_cast<double>(ot.size());
+  const double slope = (n * stf - st * sf) / (n * stt - st * st), intercept = (sf - slope * st) / n;
   std::vector<double> outside, bottom;
   for (std::size_t f = 0; f < c.size(); ++f) {
     if (!std::isfinite(c[f])) continue;
-    const double u = std::abs(time_[f] - mid);
-    if (u > duration / 2 + 0.0005) outside.push_back(c[f]);
-    if (u < duration / 2 - ingress - 0.0005) bottom.push_back(c[f]);
+    const double u = time_[f] - mid, normalised = c[f] / (intercept + slope * u);
+    if (std::abs(u) > duration / 2 + 0.0005) outside.push_back(normalised);
+    if (std::abs(u) < duration / 2 - ingress - 0.0005) bottom.push_back(normalised);
   }
-  ASSERT_GE(outside.size(), 20u);
   ASSERT_GE(bottom.size(), 20u);
   const double measured = 1.0 - sigma_clipped_stats(bottom).mean / sigma_clipped_stats(outside).mean;
   EXPECT_NEAR(measured, depth, 0.05 * depth);
