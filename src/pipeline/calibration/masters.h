@@ -10,6 +10,9 @@ struct CombineOptions {
   double clip_sigma = 3.0;  // per-pixel rejection about the median, in robust sigmas; 0: none
   int band_rows = 0;        // rows per band; 0: about four frames' worth of memory in all
   int threads = 1;          // split each band's rows (0: one per core); same result
+  // Master flat only (clipped_pearson_mode): find each flat's stars against a first master and
+  // combine again without them (two more reads of every flat).
+  bool mask_flat_stars = true;
 };
 
 // Mean of the bias frames, per pixel, after rejecting outliers (cosmic rays).

@@ -146,6 +146,22 @@ TEST(MasterFlat, RecoversThePixelResponseWhereTwilightStarsWere) {
   EXPECT_GT(worst_error_on_stars(flats, published), 0.003);
 }
 
+// Bright twilight stars (peaks at 1.5x the sky) leave wings below the per-pixel clip; finding
+// each flat's stars against a first master and combining again without them removes the rings.
+TEST(MasterFlat, MaskingEachFlatsStarsRemovesTheirFaintWings) {
+  const auto flats = twilight_flats(11, 1.5);
+  const Image bias(160, 120, 500.0f);
+  const MemoryFrameSet set(flats.frames);
+  CombineOptions unmasked;
+  unmasked.mask_flat_stars = false;
+  const double with_rings = worst_error_on_stars(flats, master_flat(set, bias, nullptr, FlatCombine::clipped_pearson_mode, unmasked));
+  const double masked = worst_error_on_stars(flats, master_flat(set, bias));
+  // Measured: 3.5 % without, 0.41 % with (15 such stars per small flat overlap, so a few
+  // pixels keep only a handful of flats).
+  EXPECT_LT(masked, 0.005);
+  EXPECT_LT(masked, 0.2 * with_rings);
+}
+
 TEST(MasterFlat, ThreadsDoNotChangeTheResult) {
   const auto flats = twilight_flats(7, 0.05);
   const Image bias(160, 120, 500.0f);
