@@ -34,7 +34,7 @@ std::string format(const char* pattern, auto... values) {
 }
 
 // Why a star cannot be a reference; empty when it can.
-std::string candidate_problem(const FluxTable& t, int s) {
+std::string candidate_problem(const FluxTable& t, int s, std::uint8_t disqualifying) {
   if (!t.known_variable.empty() && t.known_variable[s]) return "a known variable";
   if (!t.blended.empty() && t.blended[s]) return "blended with a neighbour";
   if (!t.excluded.empty() && !t.excluded[s].empty()) return t.excluded[s];
@@ -43,10 +43,10 @@ std::string candidate_problem(const FluxTable& t, int s) {
     if (!t.good_frame[f]) continue;
     const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
     if (!(t.flux[k] > 0) || !std::isfinite(t.flux[k]) || !(t.flux_err[k] > 0)) ++missing;
-    else if (!t.flags.empty() && t.flags[k]) ++flagged;
+    else if (!t.flags.empty() && (t.flags[k] & disqualifying)) ++flagged;
   }
   if (missing) return format("no positive flux in %d good frames", missing);
-  if (flagged) return format("flagged (edge, masked or saturated) in %d good frames", flagged);
+  if (flagged) return format("flagged (edge, saturated or no local sky) in %d good frames", flagged);
   return {};
 }
 
@@ -194,7 +194,7 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
   std::vector<std::vector<int>> candidates(bins);
   std::vector<std::string> problem(t.stars);
   for (int s = 0; s < t.stars; ++s) {
-    problem[s] = candidate_problem(t, s);
+    problem[s] = candidate_problem(t, s, options.disqualifying_flags);
     if (problem[s].empty()) candidates[bin_of(s)].push_back(s);
   }
   // Flux-quantile groups within each bin.

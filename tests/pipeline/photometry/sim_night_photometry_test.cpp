@@ -91,10 +91,11 @@ class SimNightPhotometry : public ::testing::Test {
     }
     const auto stack = stack_node(inputs, config_.width, config_.height);
     const auto flat_template = calibrate(stack.image, 1.0, {});
-    // Isolation within the outer sky annulus: a neighbour there with over 10 % of a star's
-    // flux keeps the star from the references.
+    // Isolation within 5 FWHM (the largest aperture and two more FWHM): a neighbour there with
+    // over 10 % of a star's flux keeps the star from the references. (Out to the annulus, 9 FWHM,
+    // left 249 of ~270 stars "blended" and the groups too small to trust.)
     const auto found = detect_template_sources(flat_template.image, &flat_template.mask,
-                                               flat_template.background_rms, 9.0 * config_.seeing_fwhm_px);
+                                               flat_template.background_rms, 5.0 * config_.seeing_fwhm_px);
     std::vector<bool> blended;
     for (const auto& s : found) {
       template_x_.push_back(s.x);
@@ -246,15 +247,16 @@ TEST_F(SimNightPhotometry, ConstantBrightStarsReachTheirTheoreticalNoise) {
   EXPECT_GE(checked, 8);  // the isolated, unsaturated stars of 12.8 < mag < 16 present all night
 }
 
-// Open (issue 6): the depth is biased by seed. Seeds 1-10 now read 0.922, 1.070, ok, 0.873,
-// ok, ok, ok, ok, 1.42, 1.081 % against 1.000 % (ok: within 5 %), while the statistical error is
-// 3 % (white out-of-transit noise, 136 points each side). Not saturation (the same at target
-// magnitude 13 or 14), not the baseline (linear or flat, before or after the transit agree),
-// not positions (the target is placed to 0.009 px rms, no affine frames); relative fluxes from
-// the true fluxes are exact. With the field held still seeds 1 and 2 pass, so it moves with
-// the drift. The master flat was part of it: the twilight flats' stars left faint rings below
-// the per-pixel clip (masking them, CombineOptions::mask_flat_stars, moved seeds 1 and 2 from
-// 0.907 / 1.100 %). Next: seed 9 (42 % too deep) is the clearest case to take apart.
+// Open (issue 6): the depth is still biased by seed: seeds 1, 2, 4, 9, 10 read 0.903, 1.057,
+// 0.924, 0.941 % and within 5 %, against 1.000 %, while the statistical error is 3 % (white
+// out-of-transit noise, 136 points each side). Excluded: saturation (the same at target
+// magnitude 13 or 14), the baseline (linear or flat; before and after the transit agree),
+// positions (the target placed to 0.009 px rms, no affine frames), the relative-flux code
+// (exact on the simulator's true fluxes). It moves with the drift (a still field passes).
+// Fixed on the way, each with its numbers in the issue note: star rings in the master flat
+// (now masked per flat), reference groups starved by hot-pixel flags (a repaired masked pixel no
+// longer disqualifies) and by an isolation radius out to the annulus (seed 9 went from 1.42 %
+// to 0.941 %). Next: the remaining few-per-cent bias, smallest groups first (2-4 references).
 TEST_F(SimNightPhotometry, DISABLED_TheTargetShowsTheInjectedTransitDepth) {
   const auto signals = nlohmann::json::parse(std::ifstream(dir_ / "truth" / "signals.json"));
   const double mid = signals["transit"]["t_mid_bjd_tdb"], duration = signals["transit"]["duration_d"];
