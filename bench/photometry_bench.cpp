@@ -4,16 +4,15 @@
 // and the table are written to --work so the Python reference peer
 // (bench/reference/photometry_peer.py) measures the same things on the same inputs.
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <random>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench/timing.h"
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/detection/extract.h"
 #include "pipeline/fits_io.h"
@@ -26,17 +25,7 @@ using namespace tianyu::pipeline;
 
 namespace {
 
-double seconds(const std::function<void()>& work) {
-  const auto t0 = std::chrono::steady_clock::now();
-  work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double best_of(int n, const std::function<void()>& work) {
-  double best = 1e300;
-  for (int i = 0; i < n; ++i) best = std::min(best, seconds(work));
-  return best;
-}
+using tianyu::bench::best_of;
 
 // Constant stars with photon noise under a common transparency, one flaring: the shape of a
 // real night's table, with a seed so the peer reads the same numbers.

@@ -6,10 +6,8 @@
 // Python reference peer (bench/reference/reduction_peer.py) on the same files give the ratios
 // run-reduction.sh prints.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -17,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench/timing.h"
 #include "pipeline/alignment/align.h"
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/calibration/masters.h"
@@ -30,16 +29,8 @@ using namespace tianyu::pipeline;
 
 namespace {
 
-double seconds(const std::function<void()>& work) {
-  const auto t0 = std::chrono::steady_clock::now();
-  work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using tianyu::bench::median;
+using tianyu::bench::seconds;
 
 std::vector<fs::path> files_in(const fs::path& dir, const std::string& prefix) {
   std::vector<fs::path> out;

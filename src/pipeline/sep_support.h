@@ -1,11 +1,15 @@
 #pragma once
 // SEP (a C library with no extern "C" of its own) behind RAII handles and readable errors.
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 extern "C" {
 #include <sep.h>
 }
+
+#include "pipeline/image.h"
 
 namespace tianyu::pipeline::sep_support {
 
@@ -13,6 +17,22 @@ inline std::string message(int status) {
   char text[128] = {0};
   sep_get_errmsg(status, text);
   return text;
+}
+
+// SEP's view of a float image and its byte mask (nonzero = masked; may be null), no noise.
+inline sep_image view(const Image& image, const std::vector<std::uint8_t>* mask) {
+  sep_image in{};
+  in.data = image.pixels.data();
+  in.dtype = SEP_TFLOAT;
+  if (mask) {
+    in.mask = mask->data();
+    in.mdtype = SEP_TBYTE;
+    in.maskthresh = 0.0;
+  }
+  in.w = image.width;
+  in.h = image.height;
+  in.noise_type = SEP_NOISE_NONE;
+  return in;
 }
 
 struct BackgroundFree {

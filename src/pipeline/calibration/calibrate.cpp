@@ -124,15 +124,7 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   });
   for (const auto m : masked_rows) out.masked += m;
   if (out.masked == out.mask.size()) throw CalibrationError("every pixel of the frame is masked");
-  sep_image image{};
-  image.data = out.image.pixels.data();
-  image.dtype = SEP_TFLOAT;
-  image.mask = out.mask.data();
-  image.mdtype = SEP_TBYTE;
-  image.maskthresh = 0.0;
-  image.w = raw.width;
-  image.h = raw.height;
-  image.noise_type = SEP_NOISE_NONE;
+  sep_image image = sep_support::view(out.image, &out.mask);
   sep_bkg* raw_background = nullptr;
   const int box_w = std::min(options.background_box, raw.width);
   const int box_h = std::min(options.background_box, raw.height);

@@ -12,17 +12,7 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
                                     double background_rms, const ExtractOptions& options) {
   if (!(background_rms > 0)) throw ExtractionError("background RMS must be positive to set a threshold");
   if (mask && mask->size() != image.pixels.size()) throw ExtractionError("mask and image differ in size");
-  sep_image in{};
-  in.data = image.pixels.data();
-  in.dtype = SEP_TFLOAT;
-  if (mask) {
-    in.mask = mask->data();
-    in.mdtype = SEP_TBYTE;
-    in.maskthresh = 0.0;
-  }
-  in.w = image.width;
-  in.h = image.height;
-  in.noise_type = SEP_NOISE_NONE;
+  sep_image in = sep_support::view(image, mask);
   static const float kConv[9] = {1, 2, 1, 2, 4, 2, 1, 2, 1};  // Source Extractor's default
   sep_catalog* raw = nullptr;
   int status = 0;

@@ -62,19 +62,25 @@ LocalSky local_sky(const Image& image, const std::vector<std::uint8_t>* mask, do
   return sky;
 }
 
-// Mask bits over the pixels whose centres fall inside radius r, as PhotometryFlags.
-std::uint8_t mask_flags(const Image& image, const std::vector<std::uint8_t>& mask, double x, double y, double r) {
-  std::uint8_t flags = 0;
+// Mask bits over the pixels whose centres fall inside each of `radii`, as PhotometryFlags, in
+// one pass over the largest disc (this runs for every star of every frame).
+std::vector<std::uint8_t> mask_flags(const Image& image, const std::vector<std::uint8_t>& mask, double x,
+                                     double y, const std::vector<double>& radii) {
+  std::vector<std::uint8_t> flags(radii.size(), 0);
+  const double r = *std::max_element(radii.begin(), radii.end());
   const int x0 = std::max(0, static_cast<int>(std::floor(x - r)));
   const int x1 = std::min(image.width - 1, static_cast<int>(std::ceil(x + r)));
   const int y0 = std::max(0, static_cast<int>(std::floor(y - r)));
   const int y1 = std::min(image.height - 1, static_cast<int>(std::ceil(y + r)));
   for (int py = y0; py <= y1; ++py) {
     for (int px = x0; px <= x1; ++px) {
-      if ((px - x) * (px - x) + (py - y) * (py - y) > r * r) continue;
       const std::uint8_t m = mask[static_cast<std::size_t>(py) * image.width + px];
-      if (m & kSaturated) flags |= kApertureSaturated;
-      if (m & ~kSaturated) flags |= kApertureMasked;
+      if (!m) continue;
+      const std::uint8_t bits = ((m & kSaturated) ? kApertureSaturated : 0) | ((m & ~kSaturated) ? kApertureMasked : 0);
+      const double d2 = (px - x) * (px - x) + (py - y) * (py - y);
+      for (std::size_t i = 0; i < radii.size(); ++i) {
+        if (d2 <= radii[i] * radii[i]) flags[i] |= bits;
+      }
     }
   }
   return flags;
@@ -135,20 +141,13 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
     throw PhotometryError("the sky annulus must lie outside the largest aperture (" +
                           std::to_string(inner) + " to " + std::to_string(outer) + " px)");
   }
-  sep_image in{};
-  in.data = image.pixels.data();
-  in.dtype = SEP_TFLOAT;
-  if (mask) {
-    in.mask = mask->data();
-    in.mdtype = SEP_TBYTE;
-    in.maskthresh = 0.0;
-  }
-  in.w = image.width;
-  in.h = image.height;
+  sep_image in = sep_support::view(image, mask);
   in.noiseval = background_rms;
   in.noise_type = SEP_NOISE_STDDEV;
   in.gain = options.gain_e_per_adu;
 
+  std::vector<double> scan_radii = options.radii_px;
+  scan_radii.push_back(largest + 1);
   FramePhotometry out;
   out.stars = static_cast<int>(template_x.size());
   out.radii = static_cast<int>(options.radii_px.size());
@@ -165,8 +164,10 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
     out.y[s] = y;
     const auto sky = local_sky(image, mask, x, y, inner, outer);
     out.sky[s] = static_cast<float>(sky.level);
-    // Masked pixels inside the apertures: measure on a repaired copy; the flags say so.
-    const bool repair = mask && (mask_flags(image, *mask, x, y, largest + 1) & kApertureMasked) != 0;
+    // Masked pixels inside the apertures: measure on a repaired copy; the flags say so. The
+    // last radius scanned (largest + 1) decides the repair: a pixel on the edge counts.
+    const auto masked = mask ? mask_flags(image, *mask, x, y, scan_radii) : std::vector<std::uint8_t>(scan_radii.size(), 0);
+    const bool repair = (masked.back() & kApertureMasked) != 0;
     Cutout cutout;
     sep_image local = in;
     double cx = x, cy = y;
@@ -186,7 +187,7 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
       short sep_flags = 0;
       const int status = sep_sum_circle(&local, cx, cy, radius, 0, options.subpixels, 0, &sum, &sum_err, &area, &sep_flags);
       if (status != 0) throw PhotometryError("SEP aperture sum: " + sep_support::message(status));
-      std::uint8_t flags = mask ? mask_flags(image, *mask, x, y, radius) : 0;
+      std::uint8_t flags = masked[r];
       // A cutout is clipped only where the frame ends, so its truncation is the frame's edge.
       if (sep_flags & SEP_APER_TRUNC) flags |= kApertureEdge;
       if (!sky.ok) flags |= kApertureNoSky;
