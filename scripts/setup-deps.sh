@@ -14,6 +14,8 @@ packages=(
   googletest libgtest-dev libgmock-dev
   # local services for the main job and the integration tests
   mariadb-server mariadb-client rabbitmq-server
+  # light-curve plots of tianyu-publish export --plot-near
+  gnuplot-nox
 )
 if [[ "${1:-}" == "--reference-peers" ]]; then
   packages+=(python3-numpy python3-sep python3-astropy)

@@ -9,14 +9,8 @@ cd "$ROOT"
 started=$(date +%s)
 step() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - started)); }
 
-step "dependencies"
-bash scripts/setup-deps.sh
-
-step "configure and build"
-mkdir -p build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > build/configure.log 2>&1 \
-  || { cat build/configure.log; exit 1; }
-cmake --build build --parallel "$(nproc)"
+step "dependencies, configure and build"
+bash scripts/build.sh
 
 step "local services"
 bash scripts/services.sh start

@@ -1,5 +1,6 @@
 #include "common/db.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -358,6 +359,24 @@ void Transaction::commit() {
 void Transaction::rollback() {
   open_ = false;
   connection_.execute("ROLLBACK");
+}
+
+void insert_rows(Connection& c, const std::string& head, const std::string& one_row, std::size_t width,
+                 const std::vector<Param>& values, std::size_t chunk, const std::string& tail) {
+  const std::size_t rows = values.size() / width;
+  for (std::size_t first = 0; first < rows; first += chunk) {
+    const std::size_t n = std::min(chunk, rows - first);
+    std::string sql = head;
+    sql.reserve(head.size() + n * (one_row.size() + 1) + tail.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i) sql += ',';
+      sql += one_row;
+    }
+    sql += tail;
+    std::vector<Param> slice(values.begin() + static_cast<std::ptrdiff_t>(first * width),
+                             values.begin() + static_cast<std::ptrdiff_t>((first + n) * width));
+    c.execute(sql, slice);
+  }
 }
 
 }  // namespace tianyu::db

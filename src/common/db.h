@@ -126,4 +126,10 @@ class Transaction {
   bool open_ = true;
 };
 
+// Inserts `values` (row-major, `width` per row) as multi-row statements of at most `chunk` rows:
+// `head` is "INSERT INTO t (a, b) VALUES ", `one_row` is "(?,?)", `tail` e.g. an ON DUPLICATE
+// KEY clause. Hundreds of thousands of flux rows go in a few hundred statements, not one each.
+void insert_rows(Connection& c, const std::string& head, const std::string& one_row, std::size_t width,
+                 const std::vector<Param>& values, std::size_t chunk, const std::string& tail = "");
+
 }  // namespace tianyu::db

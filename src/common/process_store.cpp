@@ -296,16 +296,44 @@ int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
       {std::int64_t{lease_s}, consumer_id}));
 }
 
+const char* const kNeedsSuccessOfCte =
+    "WITH RECURSIVE descendant (id) AS ("
+    "  SELECT process_id FROM process_dependency WHERE depends_on_id = ? AND on_failure = 'cancel'"
+    "  UNION SELECT d.process_id FROM process_dependency d "
+    "        JOIN descendant ON d.depends_on_id = descendant.id AND d.on_failure = 'cancel')";
+
 int cancel_descendants(db::Connection& c, std::uint64_t process_id, const std::string& reason) {
-  return static_cast<int>(c.execute(
-      "UPDATE process SET state = 'cancelled', error = ?, finished_at = NOW(6) "
-      "WHERE state = 'waiting' AND process_id IN ("
-      "WITH RECURSIVE descendant (id) AS ("
-      "  SELECT process_id FROM process_dependency WHERE depends_on_id = ?"
-      "  UNION SELECT d.process_id FROM process_dependency d "
-      "        JOIN descendant ON d.depends_on_id = descendant.id) "
-      "SELECT id FROM descendant)",
-      {clip(reason), process_id}));
+  // The waiting processes that needed this one's success, through 'cancel' edges only.
+  std::vector<std::uint64_t> cancelled;
+  for (const auto& r : c.query(
+           std::string(kNeedsSuccessOfCte) +
+               " SELECT p.process_id FROM process p JOIN descendant ON p.process_id = descendant.id "
+               "WHERE p.state = 'waiting' FOR UPDATE",
+           {process_id})) {
+    cancelled.push_back(r.u64(0));
+  }
+  if (!cancelled.empty()) {
+    c.execute(fmt::format("UPDATE process SET state = 'cancelled', error = ?, finished_at = NOW(6) "
+                          "WHERE state = 'waiting' AND process_id IN ({})",
+                          id_list(cancelled)),
+              {clip(reason)});
+  }
+  // Every process that just ended (this one and the cancelled) releases its 'proceed' children.
+  std::vector<std::uint64_t> ended = cancelled;
+  ended.push_back(process_id);
+  const std::string ended_list = id_list(ended);
+  const auto released = c.query(fmt::format(
+      "SELECT d.process_id, COUNT(*) FROM process_dependency d JOIN process p ON p.process_id = d.process_id "
+      "WHERE d.on_failure = 'proceed' AND d.depends_on_id IN ({}) AND p.state = 'waiting' "
+      "GROUP BY d.process_id",
+      ended_list));
+  for (const auto& r : released) {
+    c.execute(
+        "UPDATE process SET state = IF(pending_deps = ?, 'ready', state), not_before = NOW(6), "
+        "pending_deps = pending_deps - ? WHERE process_id = ? AND state = 'waiting'",
+        {r.u64(1), r.u64(1), r.u64(0)});
+  }
+  return static_cast<int>(cancelled.size());
 }
 
 }  // namespace tianyu::process

@@ -94,4 +94,8 @@ int cancel_descendants(db::Connection& c, std::uint64_t process_id, const std::s
 // "1,2,3" for an IN list (ids come from the database or from our own generator).
 std::string id_list(const std::vector<std::uint64_t>& ids);
 
+// "WITH RECURSIVE descendant (id) AS (...)": the processes that need the success of process `?`
+// (the one parameter), directly or through others, following 'cancel' edges only.
+extern const char* const kNeedsSuccessOfCte;
+
 }  // namespace tianyu::process

@@ -200,6 +200,7 @@ class Worker {
     ctx.params = std::move(m.params);
     ctx.site_root = site_root_;
     ctx.consumer_id = id_;
+    ctx.db = db_.get();
     const auto started = steady_clock::now();
     try {
       (*handler)(ctx);

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
     tianyu::consumer::StepRegistry registry;
     tianyu::consumer::register_diagnostic_steps(registry);
     tianyu::consumer::register_simulation_steps(registry);
+    tianyu::consumer::register_reduction_steps(registry);
+    tianyu::consumer::register_photometry_steps(registry);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     tianyu::consumer::Consumer(config, std::move(registry), id).run(g_stop_requests);

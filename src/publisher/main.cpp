@@ -1,6 +1,7 @@
 // tianyu-publish: the operator's command line. Publishes processes (one, or a DAG in one
 // transaction), registers sites and groups, reports status, retries failures, migrates the
 // schema.
+#include <cmath>
 #include <fstream>
 #include <iostream>
 
@@ -10,6 +11,9 @@
 #include "common/db.h"
 #include "common/errors.h"
 #include "common/migrations.h"
+#include "publisher/export.h"
+#include "publisher/ingest.h"
+#include "publisher/observation_dag.h"
 #include "publisher/publisher.h"
 
 namespace {
@@ -123,10 +127,50 @@ int main(int argc, char** argv) {
   bool status_json = false;
   auto* status = app.add_subcommand("status", "Counts per state, per command, per site/group");
   status->add_flag("--json", status_json, "Machine-readable output");
+  std::uint64_t status_observation = 0;
+  status->add_option("--observation", status_observation, "Only this observation's processes");
 
   std::uint64_t retry_id = 0;
   auto* retry = app.add_subcommand("retry", "Re-run a failed process and revive its dependents");
   retry->add_option("process_id", retry_id, "The failed process")->required();
+
+  tianyu::publisher::IngestOptions ingest_options;
+  std::string ingest_dir, ingest_kind;
+  double ingest_ra = NAN, ingest_dec = NAN;
+  bool ingest_json = false;
+  auto* ingest = app.add_subcommand(
+      "ingest", "Register a directory of raw frames (searched recursively) as an observation; prints a report");
+  ingest->add_option("directory", ingest_dir, "Directory of raw FITS frames")->required()->check(CLI::ExistingDirectory);
+  ingest->add_option("--site", ingest_options.site, "Site whose root holds the files")->required();
+  ingest->add_option("--target", ingest_options.target, "Target (sky) name")->required();
+  ingest->add_option("--ra", ingest_ra, "Target RA (degrees, ICRS); else the target's, else the headers' pointing");
+  ingest->add_option("--dec", ingest_dec, "Target Dec (degrees, ICRS)");
+  ingest->add_option("--observation", ingest_options.observation, "Observation name (default: TARGET-YYYY-MM-DD)");
+  ingest->add_flag("--copy", ingest_options.copy, "Copy files from outside the site root into ROOT/raw/OBSERVATION/");
+  ingest->add_option("--kind", ingest_kind, "Every frame is this kind (science, bias, dark, flat) whatever IMAGETYP says");
+  ingest->add_flag("--json", ingest_json, "Print the report as JSON");
+
+  tianyu::publisher::PipelineOptions pipeline_options;
+  std::string photometry_json = "{}", calibration_json = "{}";
+  bool pipeline_json = false;
+  auto* pipeline = app.add_subcommand("pipeline", "Publish the whole DAG of an observation in one transaction");
+  pipeline->add_option("--observation", pipeline_options.observation_id, "Observation id (from ingest)")->required();
+  pipeline->add_option("--fan-out", pipeline_options.fan_out, "Frames per stack node (default 8)");
+  pipeline->add_option("--group", pipeline_options.group, "Group of every step but stacking (default general)");
+  pipeline->add_option("--stack-group", pipeline_options.stack_group, "Group of the stacking steps (default: --group)");
+  pipeline->add_option("--max-attempts", pipeline_options.max_attempts, "Attempts per step (default 3)");
+  pipeline->add_option("--photometry", photometry_json, "Photometry options as JSON, e.g. {\"radii_fwhm\": [1.5, 2, 3]}");
+  pipeline->add_option("--calibration", calibration_json, "Calibration options as JSON, e.g. {\"saturation_adu\": 4095} (default: each frame's SATURATE)");
+  pipeline->add_flag("--json", pipeline_json, "Print key -> process id as JSON");
+
+  tianyu::publisher::ExportOptions export_options;
+  std::string export_out;
+  std::vector<std::string> plot_near;
+  auto* exporter = app.add_subcommand("export", "Write an observation's sources and light curves as CSV (and PNG plots)");
+  exporter->add_option("--observation", export_options.observation_id, "Observation id")->required();
+  exporter->add_option("--out", export_out, "Output directory")->required();
+  exporter->add_option("--plot-near", plot_near, "Plot the light curve of the source nearest X,Y (first-frame pixels); repeatable");
+  exporter->add_option("--bin", export_options.bin, "Frames per binned point in plots (default 10)");
 
   return tianyu::cli::run(app, argc, argv, [&] {
     const auto config = tianyu::cli::load_and_log(options, "tianyu-publish");
@@ -151,12 +195,47 @@ int main(int argc, char** argv) {
       for (const auto& [key, id] : tianyu::publisher::publish(c, batch, ids)) out[key] = id;
       std::cout << out.dump() << "\n";
     } else if (*status) {
-      const auto s = tianyu::publisher::status(c);
+      const auto s = tianyu::publisher::status(c, status_observation);
       if (status_json) {
         std::cout << s.dump() << "\n";
       } else {
         print_status(s);
       }
+    } else if (*ingest) {
+      ingest_options.directory = ingest_dir;
+      if (!std::isnan(ingest_ra)) ingest_options.ra_deg = ingest_ra;
+      if (!std::isnan(ingest_dec)) ingest_options.dec_deg = ingest_dec;
+      if (!ingest_kind.empty()) ingest_options.kind = ingest_kind;
+      const auto report = tianyu::publisher::ingest(c, ingest_options);
+      if (ingest_json) {
+        std::cout << report.to_json().dump() << "\n";
+      } else {
+        std::cout << "observation " << report.observation_id << " '" << report.observation << "':";
+        for (const auto& [kind, n] : report.added) std::cout << " " << n << " " << kind;
+        std::cout << " frames added, " << report.already_ingested << " already ingested, "
+                  << report.skipped.size() << " skipped\n";
+        for (const auto& p : report.skipped) std::cout << "  skipped " << p.path << ": " << p.error << "\n";
+      }
+    } else if (*pipeline) {
+      pipeline_options.photometry = json::parse(photometry_json);
+      pipeline_options.calibration = json::parse(calibration_json);
+      const auto batch = tianyu::publisher::observation_dag(c, pipeline_options);
+      const auto ids_by_key = tianyu::publisher::publish(c, batch, ids);
+      if (pipeline_json) {
+        json out = json::object();
+        for (const auto& [key, id] : ids_by_key) out[key] = id;
+        std::cout << out.dump() << "\n";
+      } else {
+        std::cout << "observation " << pipeline_options.observation_id << ": published " << ids_by_key.size()
+                  << " processes\n";
+      }
+    } else if (*exporter) {
+      export_options.out = export_out;
+      for (const auto& p : plot_near) export_options.plot_near.push_back(tianyu::publisher::parse_position(p));
+      const auto report = tianyu::publisher::export_observation(c, export_options);
+      std::cout << "observation " << export_options.observation_id << ": " << report.sources << " sources, "
+                << report.light_curves << " light curves written to " << export_out << "\n";
+      for (const auto& p : report.plots) std::cout << "  plot " << p.string() << "\n";
     } else if (*retry) {
       const int revived = tianyu::publisher::retry(c, retry_id);
       std::cout << "process " << retry_id << " is ready again; " << revived

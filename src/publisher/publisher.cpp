@@ -20,6 +20,17 @@ constexpr const char* kStates[] = {"waiting", "ready",   "queued",    "running",
 
 std::string describe(const ProcessSpec& p) { return fmt::format("process '{}'", p.key); }
 
+// Both kinds of parent: depends_on (needs success) then after (needs an end).
+std::vector<Dependency> parents_of(const ProcessSpec& p) {
+  std::vector<Dependency> all = p.depends_on;
+  all.insert(all.end(), p.after.begin(), p.after.end());
+  return all;
+}
+
+bool is_final(const std::string& state) {
+  return state == "success" || state == "failed" || state == "cancelled";
+}
+
 void validate(const std::vector<ProcessSpec>& batch) {
   if (batch.empty()) throw InputError("the batch is empty");
   std::set<std::string> keys;
@@ -33,7 +44,7 @@ void validate(const std::vector<ProcessSpec>& batch) {
     if (p.max_attempts < 1) throw InputError(describe(p) + ": max_attempts must be at least 1");
   }
   for (const auto& p : batch) {
-    for (const auto& d : p.depends_on) {
+    for (const auto& d : parents_of(p)) {
       if (const auto* key = std::get_if<std::string>(&d); key && !keys.count(*key)) {
         throw InputError(fmt::format("{} depends on unknown key '{}'", describe(p), *key));
       }
@@ -49,7 +60,7 @@ void check_acyclic(const std::vector<ProcessSpec>& batch) {
   std::vector<int> indegree(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     std::set<std::string> seen;
-    for (const auto& d : batch[i].depends_on) {
+    for (const auto& d : parents_of(batch[i])) {
       if (const auto* key = std::get_if<std::string>(&d); key && seen.insert(*key).second) {
         children[index[*key]].push_back(i);
         ++indegree[i];
@@ -78,7 +89,7 @@ void check_acyclic(const std::vector<ProcessSpec>& batch) {
   while (position[at] < 0) {
     position[at] = static_cast<int>(path.size());
     path.push_back(at);
-    for (const auto& d : batch[at].depends_on) {
+    for (const auto& d : parents_of(batch[at])) {
       const auto* key = std::get_if<std::string>(&d);
       if (key && indegree[index[*key]] > 0) {
         at = index[*key];
@@ -114,20 +125,6 @@ std::uint64_t resolve_group(const ProcessSpec& p,
       fmt::format("{}: unknown group '{}' at site '{}'", describe(p), p.group, p.site));
 }
 
-// Inserts rows in multi-row statements of at most `chunk` rows.
-void insert_rows(db::Connection& c, const std::string& head, const std::string& one_row,
-                 std::size_t width, const std::vector<db::Param>& values, std::size_t chunk) {
-  const std::size_t rows = values.size() / width;
-  for (std::size_t first = 0; first < rows; first += chunk) {
-    const std::size_t n = std::min(chunk, rows - first);
-    std::string sql = head;
-    for (std::size_t i = 0; i < n; ++i) sql += (i ? "," : "") + one_row;
-    std::vector<db::Param> slice(values.begin() + static_cast<std::ptrdiff_t>(first * width),
-                                 values.begin() + static_cast<std::ptrdiff_t>((first + n) * width));
-    c.execute(sql, slice);
-  }
-}
-
 }  // namespace
 
 std::vector<ProcessSpec> parse_dag(const json& document, const std::string& source) {
@@ -155,19 +152,27 @@ std::vector<ProcessSpec> parse_dag(const json& document, const std::string& sour
       }
       p.max_attempts = item["max_attempts"].get<int>();
     }
-    if (item.contains("depends_on")) {
-      if (!item["depends_on"].is_array()) {
-        throw InputError(where + " ('" + p.key + "'): field 'depends_on' must be an array");
+    for (const char* field : {"depends_on", "after"}) {
+      if (!item.contains(field)) continue;
+      if (!item[field].is_array()) {
+        throw InputError(fmt::format("{} ('{}'): field '{}' must be an array", where, p.key, field));
       }
-      for (const auto& d : item["depends_on"]) {
+      auto& into = std::string(field) == "after" ? p.after : p.depends_on;
+      for (const auto& d : item[field]) {
         if (d.is_string()) {
-          p.depends_on.emplace_back(d.get<std::string>());
+          into.emplace_back(d.get<std::string>());
         } else if (d.is_number_unsigned()) {
-          p.depends_on.emplace_back(d.get<std::uint64_t>());
+          into.emplace_back(d.get<std::uint64_t>());
         } else {
           throw InputError(where + " ('" + p.key + "'): a dependency must be a key or a process id");
         }
       }
+    }
+    if (item.contains("observation_id")) {
+      if (!item["observation_id"].is_number_unsigned()) {
+        throw InputError(where + " ('" + p.key + "'): field 'observation_id' must be a positive integer");
+      }
+      p.observation_id = item["observation_id"].get<std::uint64_t>();
     }
     batch.push_back(std::move(p));
   }
@@ -184,7 +189,7 @@ std::map<std::string, std::uint64_t> publish(db::Connection& c,
   std::set<std::uint64_t> existing;
   for (const auto& p : batch) {
     group_of.push_back(resolve_group(p, groups, c));
-    for (const auto& d : p.depends_on) {
+    for (const auto& d : parents_of(p)) {
       if (const auto* id = std::get_if<std::uint64_t>(&d)) existing.insert(*id);
     }
   }
@@ -204,17 +209,21 @@ std::map<std::string, std::uint64_t> publish(db::Connection& c,
           }
         }
         for (const auto& p : batch) {
-          for (const auto& d : p.depends_on) {
+          for (const auto& d : parents_of(p)) {
             const auto* id = std::get_if<std::uint64_t>(&d);
             if (!id) continue;
-            auto it = parent_state.find(*id);
-            if (it == parent_state.end()) {
+            if (!parent_state.count(*id)) {
               throw InputError(
                   fmt::format("{} depends on process {}, which does not exist", describe(p), *id));
             }
-            if (it->second == "failed" || it->second == "cancelled") {
+          }
+          for (const auto& d : p.depends_on) {
+            const auto* id = std::get_if<std::uint64_t>(&d);
+            if (!id) continue;
+            const auto& state = parent_state.at(*id);
+            if (state == "failed" || state == "cancelled") {
               throw InputError(fmt::format("{} depends on process {}, which is {}: retry it first",
-                                           describe(p), *id, it->second));
+                                           describe(p), *id, state));
             }
           }
         }
@@ -225,29 +234,36 @@ std::map<std::string, std::uint64_t> publish(db::Connection& c,
         std::vector<db::Param> edges;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           const auto& p = batch[i];
-          std::set<std::uint64_t> parents;
-          for (const auto& d : p.depends_on) {
-            parents.insert(std::holds_alternative<std::string>(d)
-                               ? assigned.at(std::get<std::string>(d))
-                               : std::get<std::uint64_t>(d));
-          }
+          // parent -> needs success (true) or only an end (false); "needs success" wins.
+          std::map<std::uint64_t, bool> parents;
+          const auto resolve = [&](const Dependency& d) {
+            return std::holds_alternative<std::string>(d) ? assigned.at(std::get<std::string>(d))
+                                                          : std::get<std::uint64_t>(d);
+          };
+          for (const auto& d : p.after) parents.emplace(resolve(d), false);
+          for (const auto& d : p.depends_on) parents[resolve(d)] = true;
           std::uint64_t pending = 0;
-          for (auto parent : parents) {
+          for (const auto& [parent, needs_success] : parents) {
             auto st = parent_state.find(parent);
-            if (st == parent_state.end() || st->second != "success") ++pending;
-            edges.insert(edges.end(), {assigned.at(p.key), parent});
+            const bool done = st != parent_state.end() &&
+                              (needs_success ? st->second == "success" : is_final(st->second));
+            if (!done) ++pending;
+            edges.insert(edges.end(), {assigned.at(p.key), parent,
+                                       std::string(needs_success ? "cancel" : "proceed")});
           }
           rows.insert(rows.end(), {assigned.at(p.key), p.command, p.params.dump(), group_of[i],
                                    std::string(pending == 0 ? "ready" : "waiting"), pending,
-                                   std::uint64_t(p.max_attempts)});
+                                   std::uint64_t(p.max_attempts),
+                                   p.observation_id ? db::Param(p.observation_id) : db::Param(nullptr)});
         }
-        insert_rows(c,
+        db::insert_rows(c,
                     "INSERT INTO process (process_id, command, params, group_id, state, "
-                    "pending_deps, max_attempts) VALUES ",
-                    "(?,?,?,?,?,?,?)", 7, rows, 200);
+                    "pending_deps, max_attempts, observation_id) VALUES ",
+                    "(?,?,?,?,?,?,?,?)", 8, rows, 200);
         if (!edges.empty()) {
-          insert_rows(c, "INSERT INTO process_dependency (process_id, depends_on_id) VALUES ",
-                      "(?,?)", 2, edges, 500);
+          db::insert_rows(c,
+                      "INSERT INTO process_dependency (process_id, depends_on_id, on_failure) VALUES ",
+                      "(?,?,?)", 3, edges, 500);
         }
       });
       return assigned;
@@ -276,7 +292,9 @@ void ensure_group(db::Connection& c, const std::string& site, const std::string&
   }
 }
 
-json status(db::Connection& c) {
+json status(db::Connection& c, std::uint64_t observation_id) {
+  const std::string only = observation_id ? fmt::format(" WHERE p.observation_id = {}", observation_id) : "";
+  const std::string and_only = observation_id ? fmt::format(" AND p.observation_id = {}", observation_id) : "";
   json counts = json::object();
   for (const char* s : kStates) counts[s] = 0;
   json by_command = json::object();
@@ -284,8 +302,8 @@ json status(db::Connection& c) {
   std::int64_t total = 0;
   for (const auto& r : c.query(
            "SELECT p.command, s.name, g.name, p.state, COUNT(*) FROM process p "
-           "JOIN process_group g ON g.group_id = p.group_id JOIN site s ON s.site_id = g.site_id "
-           "GROUP BY p.command, s.name, g.name, p.state")) {
+           "JOIN process_group g ON g.group_id = p.group_id JOIN site s ON s.site_id = g.site_id" + only +
+           " GROUP BY p.command, s.name, g.name, p.state")) {
     const auto n = r.i64(4);
     const std::string state = r.str(3);
     counts[state] = counts[state].get<std::int64_t>() + n;
@@ -299,7 +317,7 @@ json status(db::Connection& c) {
   for (const auto& r : c.query(
            "SELECT p.process_id, p.command, s.name, g.name, p.attempt, p.error FROM process p "
            "JOIN process_group g ON g.group_id = p.group_id JOIN site s ON s.site_id = g.site_id "
-           "WHERE p.state = 'failed' ORDER BY p.finished_at DESC LIMIT 100")) {
+           "WHERE p.state = 'failed'" + and_only + " ORDER BY p.finished_at DESC LIMIT 100")) {
     failed.push_back({{"process_id", r.u64(0)}, {"command", r.str(1)}, {"site", r.str(2)},
                       {"group", r.str(3)}, {"attempt", r.u64(4)},
                       {"error", r.opt_str(5).value_or("")}});
@@ -327,52 +345,67 @@ int retry(db::Connection& c, std::uint64_t process_id) {
         {process_id});
 
     std::vector<std::uint64_t> descendants;
-    for (const auto& r : c.query(
-             "WITH RECURSIVE descendant (id) AS ("
-             "  SELECT process_id FROM process_dependency WHERE depends_on_id = ?"
-             "  UNION SELECT d.process_id FROM process_dependency d "
-             "        JOIN descendant ON d.depends_on_id = descendant.id) "
-             "SELECT id FROM descendant",
-             {process_id})) {
+    for (const auto& r : c.query(std::string(process::kNeedsSuccessOfCte) + " SELECT id FROM descendant", {process_id})) {
       descendants.push_back(r.u64(0));
     }
-    if (descendants.empty()) return;
-    const std::string in = process::id_list(descendants);
-    std::map<std::uint64_t, std::string> states;
-    for (const auto& r : c.query(fmt::format(
-             "SELECT process_id, state FROM process WHERE process_id IN ({}) FOR UPDATE", in))) {
-      states[r.u64(0)] = r.str(1);
-    }
-    std::map<std::uint64_t, std::vector<std::uint64_t>> parents;
-    for (const auto& r : c.query(fmt::format(
-             "SELECT d.process_id, d.depends_on_id, p.state FROM process_dependency d "
-             "JOIN process p ON p.process_id = d.depends_on_id WHERE d.process_id IN ({})",
-             in))) {
-      parents[r.u64(0)].push_back(r.u64(1));
-      states.emplace(r.u64(1), r.str(2));
-    }
-    states[process_id] = "ready";
-    // Revive, parents first, every cancelled descendant none of whose parents is still failed
-    // or cancelled (a dependent of another failure stays cancelled).
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (auto id : descendants) {
-        if (states[id] != "cancelled") continue;
-        const auto& ps = parents[id];
-        const bool blocked = std::any_of(ps.begin(), ps.end(), [&](std::uint64_t p) {
-          return states[p] == "failed" || states[p] == "cancelled";
-        });
-        if (blocked) continue;
-        const auto pending = std::count_if(ps.begin(), ps.end(),
-                                           [&](std::uint64_t p) { return states[p] != "success"; });
-        states[id] = pending == 0 ? "ready" : "waiting";
-        c.execute(
-            "UPDATE process SET state = ?, pending_deps = ?, error = NULL, finished_at = NULL, "
-            "not_before = NOW(6) WHERE process_id = ? AND state = 'cancelled'",
-            {states[id], std::uint64_t(pending), id});
-        ++revived;
-        changed = true;
+    std::vector<std::uint64_t> reopened{process_id};
+    if (!descendants.empty()) {
+      const std::string in = process::id_list(descendants);
+      std::map<std::uint64_t, std::string> states;
+      for (const auto& r : c.query(fmt::format(
+               "SELECT process_id, state FROM process WHERE process_id IN ({}) FOR UPDATE", in))) {
+        states[r.u64(0)] = r.str(1);
       }
+      struct Parent {
+        std::uint64_t id;
+        bool needs_success;
+      };
+      std::map<std::uint64_t, std::vector<Parent>> parents;
+      for (const auto& r : c.query(fmt::format(
+               "SELECT d.process_id, d.depends_on_id, p.state, d.on_failure FROM process_dependency d "
+               "JOIN process p ON p.process_id = d.depends_on_id WHERE d.process_id IN ({})",
+               in))) {
+        parents[r.u64(0)].push_back({r.u64(1), r.str(3) == "cancel"});
+        states.emplace(r.u64(1), r.str(2));
+      }
+      states[process_id] = "ready";
+      // Revive, parents first, every cancelled descendant none of whose needed parents is still
+      // failed or cancelled (a dependent of another failure stays cancelled).
+      for (bool changed = true; changed;) {
+        changed = false;
+        for (auto id : descendants) {
+          if (states[id] != "cancelled") continue;
+          const auto& ps = parents[id];
+          const bool blocked = std::any_of(ps.begin(), ps.end(), [&](const Parent& p) {
+            return p.needs_success && (states[p.id] == "failed" || states[p.id] == "cancelled");
+          });
+          if (blocked) continue;
+          const auto pending = std::count_if(ps.begin(), ps.end(), [&](const Parent& p) {
+            return p.needs_success ? states[p.id] != "success" : !is_final(states[p.id]);
+          });
+          states[id] = pending == 0 ? "ready" : "waiting";
+          c.execute(
+              "UPDATE process SET state = ?, pending_deps = ?, error = NULL, finished_at = NULL, "
+              "not_before = NOW(6) WHERE process_id = ? AND state = 'cancelled'",
+              {states[id], std::uint64_t(pending), id});
+          reopened.push_back(id);
+          ++revived;
+          changed = true;
+        }
+      }
+    }
+    // A 'proceed' child still waiting (or ready, not yet dispatched) counted the reopened
+    // processes as ended: it waits for them again. One already dispatched ran without them; one
+    // revived here had its counter computed afresh above.
+    for (const auto& r : c.query(fmt::format(
+             "SELECT d.process_id, COUNT(*) FROM process_dependency d JOIN process p "
+             "ON p.process_id = d.process_id WHERE d.on_failure = 'proceed' AND d.depends_on_id IN ({0}) "
+             "AND p.state IN ('waiting', 'ready') AND d.process_id NOT IN ({0}) GROUP BY d.process_id",
+             process::id_list(reopened)))) {
+      c.execute(
+          "UPDATE process SET state = 'waiting', pending_deps = pending_deps + ? "
+          "WHERE process_id = ? AND state IN ('waiting', 'ready')",
+          {r.u64(1), r.u64(0)});
     }
   });
   return revived;

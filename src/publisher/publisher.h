@@ -25,11 +25,16 @@ struct ProcessSpec {
   std::string site;
   std::string group;
   std::vector<Dependency> depends_on;
+  // Runs once these have finished whatever their outcome (success, failed or cancelled): a
+  // step over the whole observation goes ahead without a frame whose own steps failed.
+  std::vector<Dependency> after;
   int max_attempts = 3;
+  std::uint64_t observation_id = 0;  // 0: not part of an observation
 };
 
 // Reads the `tianyu-publish dag` format: a JSON array of {"key", "command", "params", "site",
-// "group", "depends_on": [keys or ids], "max_attempts"?}. `source` names the file in errors.
+// "group", "depends_on": [keys or ids], "after": [keys or ids]?, "max_attempts"?,
+// "observation_id"?}. `source` names the file in errors.
 std::vector<ProcessSpec> parse_dag(const nlohmann::json& document, const std::string& source);
 
 // Publishes the batch; returns key -> process id. Throws InputError naming the offending
@@ -45,7 +50,8 @@ void ensure_group(db::Connection& c, const std::string& site, const std::string&
 
 // {"counts": {state: n}, "total": n, "by_command": {...}, "by_group": {"site/group": {...}},
 //  "failed": [{process_id, command, site, group, attempt, error}]}
-nlohmann::json status(db::Connection& c);
+// `observation_id`: only that observation's processes (0: all).
+nlohmann::json status(db::Connection& c, std::uint64_t observation_id = 0);
 
 // Re-runs a failed process (a fresh attempt budget) and revives the dependents its failure
 // cancelled. Returns how many dependents were revived.

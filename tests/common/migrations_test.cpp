@@ -90,10 +90,10 @@ TEST_F(LiveMigrations, SchemaEnforcesTheProcessGraphRules) {
             {std::uint64_t{1001}});
   EXPECT_EQ(c.query_one("SELECT state, attempt, pending_deps FROM process").str(0), "waiting");
   // A process cannot depend on itself.
-  EXPECT_THROW(c.execute("INSERT INTO process_dependency VALUES (1001, 1001)"), DbError);
+  EXPECT_THROW(c.execute("INSERT INTO process_dependency (process_id, depends_on_id) VALUES (1001, 1001)"), DbError);
   // An edge to an unknown process is refused by the foreign key.
   try {
-    c.execute("INSERT INTO process_dependency VALUES (1001, 999)");
+    c.execute("INSERT INTO process_dependency (process_id, depends_on_id) VALUES (1001, 999)");
     FAIL() << "expected a foreign-key error";
   } catch (const DbError& e) {
     EXPECT_EQ(e.code(), 1452) << e.what();

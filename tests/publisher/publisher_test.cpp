@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/migrations.h"
+#include "common/process_store.h"
 #include "support/live_services.h"
 
 namespace tianyu::publisher {
@@ -101,6 +102,63 @@ TEST_F(LivePublisher, DependenciesOnExistingProcessesCountOnlyUnfinishedOnes) {
                           {second.at("after_both")}).i64(0), 1);
   c_->execute("UPDATE process SET state = 'failed' WHERE process_id = ?", {first.at("pending")});
   expect_refused({spec("after_failed", {first.at("pending")})}, "which is failed: retry it first");
+}
+
+
+// A step over a whole observation runs after its frames' steps whatever their outcome: a failed
+// frame cancels only what needed its success, and releases the 'after' step instead.
+TEST_F(LivePublisher, AnAfterEdgeProceedsPastAFailureAndWaitsAgainOnRetry) {
+  auto select = spec("select", {});
+  select.after = {std::string("calibrate_1"), std::string("align_1"), std::string("calibrate_2")};
+  const auto id = publish(*c_,
+                          {spec("calibrate_1"), spec("align_1", {"calibrate_1"}), spec("calibrate_2"), select},
+                          ids_);
+  auto state = [&](const std::string& key) {
+    return c_->query_one("SELECT state, pending_deps FROM process WHERE process_id = ?", {id.at(key)});
+  };
+  EXPECT_EQ(state("select").str(0), "waiting");
+  EXPECT_EQ(state("select").u64(1), 3u);
+  EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM process_dependency WHERE on_failure = 'proceed'").i64(0), 3);
+  // calibrate_1 fails for good: align_1 is cancelled, and both release select.
+  c_->execute("UPDATE process SET state = 'queued', attempt = 1 WHERE process_id = ?", {id.at("calibrate_1")});
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 1, "test", 60));
+  ASSERT_TRUE(process::finish_failure(*c_, id.at("calibrate_1"), 1, "test", "truncated FITS", true, {3, 0}));
+  EXPECT_EQ(state("align_1").str(0), "cancelled");
+  EXPECT_EQ(state("select").str(0), "waiting");
+  EXPECT_EQ(state("select").u64(1), 1u);
+  // The last frame succeeds: select is ready.
+  c_->execute("UPDATE process SET state = 'queued', attempt = 1 WHERE process_id = ?", {id.at("calibrate_2")});
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_2"), 1, "test", 60));
+  ASSERT_TRUE(process::finish_success(*c_, id.at("calibrate_2"), 1, "test", nullptr, nullptr));
+  EXPECT_EQ(state("select").str(0), "ready");
+  EXPECT_EQ(state("select").u64(1), 0u);
+  // Retrying calibrate_1 before select is dispatched: align_1 revived, select waits for both.
+  EXPECT_EQ(retry(*c_, id.at("calibrate_1")), 1);
+  EXPECT_EQ(state("align_1").str(0), "waiting");
+  EXPECT_EQ(state("select").str(0), "waiting");
+  EXPECT_EQ(state("select").u64(1), 2u);
+  // A child revived by the retry that also waits 'after' revived processes is counted once.
+  c_->execute("UPDATE process SET state = 'failed' WHERE process_id = ?", {id.at("calibrate_1")});
+  auto gather = spec("gather", {"calibrate_1"});
+  gather.after = {id.at("align_1")};
+  gather.depends_on = {id.at("calibrate_1")};
+  c_->execute("UPDATE process SET state = 'ready' WHERE process_id = ?", {id.at("calibrate_1")});
+  const auto gather_id = publish(*c_, {gather}, ids_).at("gather");
+  c_->execute("UPDATE process SET state = 'queued', attempt = 2 WHERE process_id = ?", {id.at("calibrate_1")});
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 2, "test", 60));
+  ASSERT_TRUE(process::finish_failure(*c_, id.at("calibrate_1"), 2, "test", "truncated FITS", true, {3, 0}));
+  EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE process_id = ?", {gather_id}).str(0), "cancelled");
+  retry(*c_, id.at("calibrate_1"));
+  const auto g = c_->query_one("SELECT state, pending_deps FROM process WHERE process_id = ?", {gather_id});
+  EXPECT_EQ(g.str(0), "waiting");
+  EXPECT_EQ(g.u64(1), 2u) << "calibrate_1 and align_1, once each";
+  // A new process may be published 'after' a failed one (it counts as ended), not 'depends_on'.
+  c_->execute("UPDATE process SET state = 'failed' WHERE process_id = ?", {id.at("calibrate_1")});
+  ProcessSpec late = spec("late");
+  late.after = {id.at("calibrate_1")};
+  const auto late_id = publish(*c_, {late}, ids_);
+  EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE process_id = ?", {late_id.at("late")}).str(0), "ready");
+  expect_refused({spec("strict", {id.at("calibrate_1")})}, "which is failed: retry it first");
 }
 
 TEST(ParseDag, ErrorsNameTheElementAndField) {

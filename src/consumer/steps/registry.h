@@ -23,6 +23,8 @@ struct StepContext {
   nlohmann::json params;
   std::filesystem::path site_root;
   std::string consumer_id;
+  // For reading inputs (committed by the dependencies); writes go through on_commit().
+  db::Connection* db = nullptr;
 
   void on_commit(std::function<void(db::Connection&)> write) { writes.push_back(std::move(write)); }
   std::vector<std::function<void(db::Connection&)>> writes;
@@ -46,5 +48,9 @@ class StepRegistry {
 void register_diagnostic_steps(StepRegistry& registry);
 // simulate_night {out, preset?, seed?, config?, threads?}: a simulated night under the site root.
 void register_simulation_steps(StepRegistry& registry);
+// An observation's pipeline (see src/publisher/observation_dag.h): master_bias, master_dark,
+// master_flat, calibrate, align, select_frames, stack, detect_sources, photometry, relative_flux.
+void register_reduction_steps(StepRegistry& registry);
+void register_photometry_steps(StepRegistry& registry);
 
 }  // namespace tianyu::consumer

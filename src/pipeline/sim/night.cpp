@@ -1,4 +1,5 @@
 #include "pipeline/sim/night.h"
+#include "pipeline/time/astro_time.h"
 
 #include <algorithm>
 #include <atomic>
@@ -63,55 +64,15 @@ struct Camera {
 
 // --- time ------------------------------------------------------------------------------------
 
-double julian_date(int y, int mo, int d, int h, int mi, double s) {
-  if (mo <= 2) { y -= 1; mo += 12; }
-  const int a = y / 100, b = 2 - a + a / 4;
-  return std::floor(365.25 * (y + 4716)) + std::floor(30.6001 * (mo + 1)) + d + b - 1524.5 +
-         (h + mi / 60.0 + s / 3600.0) / 24.0;
-}
-
 double parse_utc(const std::string& iso) {
-  int y, mo, d, h, mi;
-  double s;
-  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) {
+  try {
+    return parse_iso_utc(iso, "start_utc");
+  } catch (const TimeError& e) {
     throw SimConfigError("start_utc", "'" + iso + "' is not an ISO time like 2026-01-15T13:00:00");
   }
-  return julian_date(y, mo, d, h, mi, s);
 }
 
-std::string iso_from_jd(double jd) {
-  const double z = std::floor(jd + 0.5), f = jd + 0.5 - z;
-  const double alpha = std::floor((z - 1867216.25) / 36524.25);
-  const double a = z + 1 + alpha - std::floor(alpha / 4);
-  const double b = a + 1524, c = std::floor((b - 122.1) / 365.25), d = std::floor(365.25 * c);
-  const double e = std::floor((b - d) / 30.6001);
-  const int day = static_cast<int>(b - d - std::floor(30.6001 * e));
-  const int month = static_cast<int>(e < 14 ? e - 1 : e - 13);
-  const int year = static_cast<int>(month > 2 ? c - 4716 : c - 4715);
-  const long long ms = std::llround(f * 86400000.0);
-  char out[40];
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lld", year, month, day,
-                ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
-  return out;
-}
-
-// BJD_TDB from JD_UTC: TT - UTC = 69.184 s (TDB - TT < 2 ms is ignored) plus the light time
-// across the Earth's orbit from a low-precision solar position (good to a few seconds).
-double bjd_tdb(double jd_utc, double ra_deg, double dec_deg) {
-  const double jd_tt = jd_utc + 69.184 / 86400.0;
-  const double n = jd_tt - 2451545.0;
-  const double g = (357.529 + 0.98560028 * n) * kDeg;
-  const double q = 280.459 + 0.98564736 * n;
-  const double lambda = (q + 1.915 * std::sin(g) + 0.020 * std::sin(2 * g)) * kDeg;
-  const double r = 1.00014 - 0.01671 * std::cos(g) - 0.00014 * std::cos(2 * g);
-  const double eps = (23.439 - 0.00000036 * n) * kDeg;
-  // Earth = minus the Sun's geocentric position, in equatorial AU.
-  const double ex = -r * std::cos(lambda), ey = -r * std::sin(lambda) * std::cos(eps),
-               ez = -r * std::sin(lambda) * std::sin(eps);
-  const double sx = std::cos(dec_deg * kDeg) * std::cos(ra_deg * kDeg),
-               sy = std::cos(dec_deg * kDeg) * std::sin(ra_deg * kDeg), sz = std::sin(dec_deg * kDeg);
-  return jd_tt + (ex * sx + ey * sy + ez * sz) / 173.1446326846693;
-}
+// Times come from pipeline/time: BJD_TDB good to ~0.1 s, as the ingest computes it.
 
 // --- sky and signals --------------------------------------------------------------------------
 

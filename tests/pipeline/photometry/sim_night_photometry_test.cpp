@@ -24,6 +24,7 @@
 #include "pipeline/selection/quality.h"
 #include "pipeline/sim/night.h"
 #include "pipeline/stacking/stack_node.h"
+#include "support/long_night.h"
 #include "support/sim_truth.h"
 
 namespace tianyu::pipeline {
@@ -42,19 +43,7 @@ class SimNightPhotometry : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("sim_night_photometry_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    // The default night made longer (400 frames, 87 min) around a 43-min transit: 5 % of a 1 %
-    // depth needs about 150 points in transit at this star's 0.2 % noise per point; the
-    // default 26-min night holds 30 (its depth error is 7 %).
-    config_.frames = 400;
-    config_.transit_duration_d = 0.03;
-    config_.drift_x_px = 0.2;  // the default night's total drift (~100 px), spread over 400 frames
-    config_.drift_y_px = -0.12;
-    // Calibration as an observatory takes it: 30 flats and 10 darks. With the default 5 flats
-    // the master flat's pixel noise (~0.6 %) follows each drifting star and turns into red
-    // noise (10-frame bins scatter 1.8x the white level); 40 flats bring it to 1.1-1.4x.
-    // The darks find the hot pixels, which otherwise cross apertures as the field drifts.
-    config_.flat_frames = 30;
-    config_.dark_frames = 10;
+    config_ = test::long_transit_night();
     sim::simulate_night(config_, dir_, 2);
     reduce();
   }
@@ -247,17 +236,7 @@ TEST_F(SimNightPhotometry, ConstantBrightStarsReachTheirTheoreticalNoise) {
   EXPECT_GE(checked, 8);  // the isolated, unsaturated stars of 12.8 < mag < 16 present all night
 }
 
-// Open (issue 6): the depth is still biased by seed: seeds 1, 2, 4, 9, 10 read 0.903, 1.057,
-// 0.924, 0.941 % and within 5 %, against 1.000 %, while the statistical error is 3 % (white
-// out-of-transit noise, 136 points each side). Excluded: saturation (the same at target
-// magnitude 13 or 14), the baseline (linear or flat; before and after the transit agree),
-// positions (the target placed to 0.009 px rms, no affine frames), the relative-flux code
-// (exact on the simulator's true fluxes). It moves with the drift (a still field passes).
-// Fixed on the way, each with its numbers in the issue note: star rings in the master flat
-// (now masked per flat), reference groups starved by hot-pixel flags (a repaired masked pixel no
-// longer disqualifies) and by an isolation radius out to the annulus (seed 9 went from 1.42 %
-// to 0.941 %). Next: the remaining few-per-cent bias, smallest groups first (2-4 references).
-TEST_F(SimNightPhotometry, DISABLED_TheTargetShowsTheInjectedTransitDepth) {
+TEST_F(SimNightPhotometry, TheTargetShowsTheInjectedTransitDepth) {
   const auto signals = nlohmann::json::parse(std::ifstream(dir_ / "truth" / "signals.json"));
   const double mid = signals["transit"]["t_mid_bjd_tdb"], duration = signals["transit"]["duration_d"];
   const double ingress = signals["transit"]["ingress_d"], depth = signals["transit"]["depth"];

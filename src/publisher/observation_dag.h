@@ -1,0 +1,33 @@
+#pragma once
+// The whole pipeline of one observation as a DAG (DESIGN.md §3), published in one transaction:
+// masters (when calibration frames exist) -> per-frame calibration -> per-frame alignment onto
+// the first science frame -> selection -> the stacking tree (fan-out K) -> template sources ->
+// per-frame photometry -> relative flux. Observation-wide steps wait for the per-frame ones
+// with 'after' edges, so a bad frame fails alone and the rest of the night goes on.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/db.h"
+#include "publisher/publisher.h"
+
+namespace tianyu::publisher {
+
+struct PipelineOptions {
+  std::uint64_t observation_id = 0;
+  int fan_out = 8;                 // frames (or nodes) per stack node
+  std::string group = "general";   // every step but stacking
+  std::string stack_group;         // stacking (a big-RAM group); empty: `group`
+  int max_attempts = 3;
+  nlohmann::json calibration = nlohmann::json::object();  // {"saturation_adu": 4095}: else SATURATE
+  nlohmann::json photometry = nlohmann::json::object();   // {"radii_fwhm": [1.5, 2, 3]}
+};
+
+// The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",
+// "stack/<node>", "detect_sources", "photometry/<frame_id>", "relative_flux". Throws
+// InputError for an unknown observation or one without science frames.
+std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOptions& options);
+
+}  // namespace tianyu::publisher
