@@ -1,5 +1,6 @@
-# Finds every design-card dependency from Debian 12 packages. A missing one stops the
-# configure step with the Debian package that provides it and the script that installs it.
+# Finds every design-card dependency: from Debian 12 packages on Linux, from vcpkg (vcpkg.json,
+# CMakePresets.json) on Windows. A missing one stops the configure step with the Debian package
+# that provides it and the script that installs it.
 
 set(_tianyu_install_hint "Run scripts/setup-deps.sh (as root) to install every dependency.")
 
@@ -10,10 +11,11 @@ function(tianyu_require_found found what package)
   endif()
 endfunction()
 
-# A C library with one header and one shared object becomes the imported target tianyu::<name>.
+# A C library with one header and one library becomes the imported target tianyu::<name>.
+# `library` may list several names (vcpkg's Windows builds name some differently).
 function(tianyu_find_c_library name header library package)
   find_path(${name}_INCLUDE_DIR ${header})
-  find_library(${name}_LIBRARY ${library})
+  find_library(${name}_LIBRARY NAMES ${library})
   if(NOT ${name}_INCLUDE_DIR OR NOT ${name}_LIBRARY)
     message(FATAL_ERROR
       "Missing dependency: ${name} (header ${header}, library lib${library}; Debian package "
@@ -26,8 +28,8 @@ function(tianyu_find_c_library name header library package)
   message(STATUS "Found ${name}: ${${name}_LIBRARY}")
 endfunction()
 
-tianyu_find_c_library(rabbitmq amqp.h rabbitmq librabbitmq-dev)
-tianyu_find_c_library(mysqlcppconn cppconn/driver.h mysqlcppconn libmysqlcppconn-dev)
+tianyu_find_c_library(rabbitmq amqp.h "rabbitmq;rabbitmq.4;librabbitmq.4" librabbitmq-dev)
+tianyu_find_c_library(mysqlcppconn cppconn/driver.h "mysqlcppconn;mysqlcppconn8" libmysqlcppconn-dev)
 tianyu_find_c_library(cfitsio fitsio.h cfitsio libcfitsio-dev)
 tianyu_find_c_library(sep sep.h sep libsep-dev)
 

@@ -16,6 +16,10 @@ packages=(
   mariadb-server mariadb-client rabbitmq-server
   # light-curve plots of tianyu-publish export --plot-near
   gnuplot-nox
+  # the Windows cross-build of the portable part (scripts/cross-build-mingw.sh)
+  g++-mingw-w64-x86-64-posix file
+  # validating docker/ (no Docker engine runs here; tests/docker reads the resolved files)
+  docker-compose python3-yaml
 )
 if [[ "${1:-}" == "--reference-peers" ]]; then
   packages+=(python3-numpy python3-sep python3-astropy)

@@ -1,6 +1,8 @@
 #include "common/broker.h"
 
-#include <sys/time.h>
+#ifndef _WIN32
+#include <sys/time.h>  // timeval (amqp.h brings winsock2's on Windows)
+#endif
 
 #include <amqp.h>
 #include <amqp_framing.h>

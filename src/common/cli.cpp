@@ -1,8 +1,5 @@
 #include "common/cli.h"
 
-#include <unistd.h>
-
-#include <csignal>
 #include <iostream>
 #include <random>
 
@@ -12,6 +9,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/platform.h"
 #include "common/version.h"
 
 namespace tianyu::cli {
@@ -38,20 +36,18 @@ Config load_and_log(const CommonOptions& options, const std::string& program) {
     return env(name);
   };
   Config config = load_config(file, with_cli);
-  setup_logging(config.log, program);
+  setup_logging(config.log, program, config.site, config.group);
   return config;
 }
 
 std::string instance_id() {
-  char host[256] = "host";
-  ::gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  return fmt::format("{}-{}-{:04x}", host, ::getpid(), std::random_device{}() & 0xFFFF);
+  return fmt::format("{}-{}-{:04x}", platform::host_name(), platform::process_id(),
+                     std::random_device{}() & 0xFFFF);
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   // Two libraries write to sockets; a peer that vanished must be an error code, not a signal.
-  std::signal(SIGPIPE, SIG_IGN);
+  platform::ignore_broken_pipes();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

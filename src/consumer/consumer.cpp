@@ -15,6 +15,7 @@
 #include "common/broker.h"
 #include "common/db.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/process_store.h"
 #include "common/queues.h"
 
@@ -201,6 +202,7 @@ class Worker {
     ctx.site_root = site_root_;
     ctx.consumer_id = id_;
     ctx.db = db_.get();
+    const StepLogScope log_scope(m.process_id, m.command);  // JSON log lines carry the step
     const auto started = steady_clock::now();
     try {
       (*handler)(ctx);
@@ -222,7 +224,7 @@ class Worker {
       spdlog::warn("process {} attempt {}: lease lost before commit; results discarded",
                    m.process_id, m.attempt);
     } else {
-      spdlog::debug("process {} ({}) attempt {} succeeded in {} ms", m.process_id, m.command,
+      spdlog::info("process {} ({}) attempt {} succeeded in {} ms", m.process_id, m.command,
                     m.attempt, duration_cast<milliseconds>(steady_clock::now() - started).count());
     }
     out.kick = committed && children_ready;

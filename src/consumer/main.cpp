@@ -1,21 +1,15 @@
 // tianyu-consumer: runs the processes queued for its (site, group). One binary for every site
 // and group: the configuration says which.
-#include <unistd.h>
-
 #include <atomic>
-#include <csignal>
 #include <iostream>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
+#include "common/platform.h"
 #include "consumer/consumer.h"
 
 namespace {
 std::atomic<int> g_stop_requests{0};
-extern "C" void on_signal(int) {
-  // The first signal drains gracefully; a second one means "now".
-  if (g_stop_requests.fetch_add(1) >= 1) ::_exit(130);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,8 +32,8 @@ int main(int argc, char** argv) {
     tianyu::consumer::register_simulation_steps(registry);
     tianyu::consumer::register_reduction_steps(registry);
     tianyu::consumer::register_photometry_steps(registry);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    // The first stop request drains gracefully; a second one means "now".
+    tianyu::platform::on_stop_requests(g_stop_requests, true);
     tianyu::consumer::Consumer(config, std::move(registry), id).run(g_stop_requests);
     return static_cast<int>(tianyu::cli::kOk);
   });

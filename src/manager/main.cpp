@@ -1,15 +1,14 @@
 // tianyu-manager: dispatches ready processes from the database to the per-(site, group) queues.
 #include <atomic>
-#include <csignal>
 #include <iostream>
 
 #include "common/cli.h"
 #include "common/connectivity.h"
+#include "common/platform.h"
 #include "manager/manager.h"
 
 namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop = true; }
+std::atomic<int> g_stop_requests{0};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,9 +27,8 @@ int main(int argc, char** argv) {
       return static_cast<int>(tianyu::cli::kOk);
     }
     const std::string id = tianyu::cli::instance_id();
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    tianyu::manager::Manager(config, id).run(g_stop);
+    tianyu::platform::on_stop_requests(g_stop_requests, false);
+    tianyu::manager::Manager(config, id).run(g_stop_requests);
     return static_cast<int>(tianyu::cli::kOk);
   });
 }

@@ -138,12 +138,12 @@ void Manager::wait_for_kick(milliseconds timeout) {
   settle_confirms(milliseconds(0));
 }
 
-void Manager::run(const std::atomic<bool>& stop) {
+void Manager::run(const std::atomic<int>& stop_requests) {
   spdlog::info("manager {} started (poll {} ms, batch {})", id_, config_.manager.poll_interval_ms,
                config_.manager.claim_batch);
   std::mt19937 rng{std::random_device{}()};
   milliseconds backoff(200);
-  while (!stop) {
+  while (stop_requests == 0) {
     bool failed = false;
     try {
       ensure_connected();

@@ -24,8 +24,8 @@ namespace tianyu::manager {
 class Manager {
  public:
   Manager(Config config, std::string manager_id);
-  // Runs until `stop` becomes true.
-  void run(const std::atomic<bool>& stop);
+  // Runs until a stop is requested (the counter leaves 0).
+  void run(const std::atomic<int>& stop_requests);
 
  private:
   void ensure_connected();

@@ -1,7 +1,7 @@
 #include "pipeline/fits_io.h"
+#include "pipeline/temp_name.h"
 
 #include <fitsio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -82,14 +82,14 @@ void write_fits(const std::filesystem::path& path, const Image& image, const Hea
   std::string tmp_name = ".";
   tmp_name += path.filename().string();
   tmp_name += ".tmp";
-  tmp_name += std::to_string(::getpid());
+  tmp_name += unique_temp_suffix();
   const auto tmp = path.parent_path() / tmp_name;
   std::filesystem::remove(tmp);
   {
     std::lock_guard lock(fits_mutex());
     FitsFile f;
     int status = 0;
-    fits_create_file(f.out(), tmp.c_str(), &status);
+    fits_create_file(f.out(), tmp.string().c_str(), &status);  // CFITSIO takes char paths (wchar_t on Windows)
     check(status, path, "creating");
     long axes[2] = {image.width, image.height};
     fits_create_img(f.get(), type == PixelType::uint16 ? USHORT_IMG : FLOAT_IMG, 2, axes, &status);
@@ -116,7 +116,7 @@ namespace {
 // Opens the primary image and checks it is a non-empty 2-D image; returns its size.
 std::pair<long, long> open_image(FitsFile& f, const std::filesystem::path& path) {
   int status = 0;
-  fits_open_image(f.out(), path.c_str(), READONLY, &status);
+  fits_open_image(f.out(), path.string().c_str(), READONLY, &status);
   check(status, path, "opening as a FITS image");
   int naxis = 0;
   long axes[3] = {0, 0, 0};

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "common/platform.h"
 
 namespace tianyu::publisher {
 namespace {
@@ -84,10 +85,8 @@ fs::path plot(const fs::path& dir, std::uint64_t source, double x, double y, con
       "plot '{}' using 1:2 with points pt 7 ps 0.4 lc rgb '#9aa0a6' title 'frames', "
       "'{}' using 1:2:3 with yerrorbars pt 7 ps 0.9 lc rgb '#1a1a1a' title 'binned'\n",
       png.string(), source, x, y, points.size(), bin, t0, data.string(), binned_data.string());
-  FILE* gp = ::popen("gnuplot 2>&1", "w");
-  if (!gp) throw Error("cannot start gnuplot (install gnuplot-nox: scripts/setup-deps.sh)");
-  std::fputs(script.c_str(), gp);
-  const int status = ::pclose(gp);
+  const int status = platform::run_with_input("gnuplot", script);
+  if (status == -1) throw Error("cannot start gnuplot (install gnuplot-nox: scripts/setup-deps.sh)");
   fs::remove(data);
   fs::remove(binned_data);
   if (status != 0 || !fs::exists(png)) throw Error(fmt::format("gnuplot failed to draw {} (status {})", png.string(), status));

@@ -5,8 +5,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <unistd.h>
-
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
@@ -14,6 +12,7 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/photometry/aperture.h"
 #include "pipeline/photometry/relative_flux.h"
+#include "pipeline/temp_name.h"
 
 namespace tianyu::consumer::steps {
 namespace {
@@ -162,7 +161,7 @@ std::vector<std::uint8_t> read_mask(const fs::path& path, int width, int height)
 }
 
 void write_catalog(const fs::path& path, const std::vector<pipeline::Source>& sources) {
-  const fs::path tmp = path.string() + fmt::format(".{}.tmp", ::getpid());
+  const fs::path tmp = path.string() + "." + pipeline::unique_temp_suffix() + ".tmp";
   {
     std::ofstream out(tmp);
     out << "x,y,flux,peak,a,b,theta,npix,flag\n";

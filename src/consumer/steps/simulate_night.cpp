@@ -1,13 +1,12 @@
 // simulate_night: the simulator as a process (the published system generates images as a
 // process type too). The night is written beside its final place and renamed into it, so a
 // reader never sees half a night and a re-run replaces its own output whole.
-#include <unistd.h>
-
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 #include "consumer/steps/registry.h"
+#include "pipeline/temp_name.h"
 #include "pipeline/sim/night.h"
 
 namespace tianyu::consumer {
@@ -50,7 +49,7 @@ void simulate_night(StepContext& ctx) {
   const auto out = output_dir(ctx);
   const auto config = night_config(ctx);
   const auto staging = out.parent_path() /
-                       fmt::format(".{}.{}.{}.tmp", out.filename().string(), ctx.attempt, ::getpid());
+                       fmt::format(".{}.{}.{}.tmp", out.filename().string(), ctx.attempt, pipeline::unique_temp_suffix());
   fs::remove_all(staging);
   fs::create_directories(out.parent_path());
   const auto summary = sim::simulate_night(config, staging, ctx.params.value("threads", 0));

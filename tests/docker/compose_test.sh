@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# docker/docker-compose.yml and docker-compose.site2.yml validate with Debian's docker-compose
+# (no engine needed) and declare what a site needs: every service, health checks on MariaDB and
+# RabbitMQ, the migration gating the daemons, a replicated general group, a big-RAM group, the
+# named volumes. Prints PASS or FAIL lines; exits non-zero on any FAIL.
+set -euo pipefail
+ROOT=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+cd "$ROOT"
+command -v docker-compose > /dev/null || { echo "FAIL: docker-compose is not installed (scripts/setup-deps.sh)"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config > "$work/site1.yml"
+docker-compose -f docker/docker-compose.site2.yml --env-file docker/.env.site2.example config > "$work/site2.yml"
+# Without the secrets the files refuse to start, naming the variable.
+: > "$work/empty.env"
+if env -i PATH="$PATH" docker-compose -f docker/docker-compose.yml --env-file "$work/empty.env" config > "$work/nosecret.txt" 2>&1; then
+  echo "FAIL: docker-compose.yml accepted a missing TIANYU_DB_PASSWORD"; exit 1
+fi
+grep -q "TIANYU_DB_PASSWORD" "$work/nosecret.txt" || { echo "FAIL: the missing-secret error does not name the variable"; cat "$work/nosecret.txt"; exit 1; }
+/usr/bin/python3 - "$work/site1.yml" "$work/site2.yml" <<'PY'
+import sys, yaml
+site1, site2 = (yaml.safe_load(open(p)) for p in sys.argv[1:3])
+failures = []
+def check(ok, what):
+    print(("PASS: " if ok else "FAIL: ") + what)
+    if not ok: failures.append(what)
+s = site1["services"]
+for name in ["mariadb", "rabbitmq", "migrate", "manager", "consumer-general", "consumer-bigram"]:
+    check(name in s, f"site 1 declares service {name}")
+for name in ["mariadb", "rabbitmq", "manager", "consumer-general", "consumer-bigram"]:
+    check("healthcheck" in s.get(name, {}), f"{name} has a health check")
+for name in ["db-data", "broker-data", "site-root"]:
+    check(name in site1.get("volumes", {}), f"volume {name} is declared")
+check(any(v.startswith("db-data:") for v in map(str, s["mariadb"]["volumes"])) or
+      any(isinstance(v, dict) and v.get("source") == "db-data" for v in s["mariadb"]["volumes"]),
+      "MariaDB keeps its data in the named volume")
+for name in ["manager", "consumer-general", "consumer-bigram"]:
+    deps = s[name].get("depends_on", {})
+    check(deps.get("migrate", {}).get("condition") == "service_completed_successfully",
+          f"{name} starts after the migration completed")
+    check(deps.get("rabbitmq", {}).get("condition") == "service_healthy", f"{name} waits for a healthy RabbitMQ")
+check(s["migrate"]["depends_on"]["mariadb"]["condition"] == "service_healthy", "the migration waits for a healthy MariaDB")
+check(s["migrate"].get("restart") == "no" and s["migrate"]["command"] == ["migrate"], "the migration is a one-shot")
+check(s["consumer-general"]["environment"]["TIANYU_GROUP"] == "general" and
+      int(s["consumer-general"]["deploy"]["replicas"]) >= 2, "the general group runs replicated consumers")
+check(s["consumer-bigram"]["environment"]["TIANYU_GROUP"] == "bigram", "a big-RAM group serves stacking")
+for name in ["manager", "consumer-general", "consumer-bigram", "migrate"]:
+    env = s[name]["environment"]
+    check(env["TIANYU_DB_HOST"] == "mariadb" and env["TIANYU_BROKER_HOST"] == "rabbitmq",
+          f"{name} reaches the site's database and broker by service name")
+    check(any("site-root" in str(v) for v in s[name]["volumes"]), f"{name} mounts the site root")
+t = site2["services"]
+check("mariadb" not in t and "rabbitmq" not in t, "site 2 runs no database or broker of its own")
+check(t["consumer-general"]["environment"]["TIANYU_DB_HOST"] == "site1.example.org" and
+      t["consumer-general"]["environment"]["TIANYU_BROKER_HOST"] == "site1.example.org",
+      "site 2's consumers point at site 1's database and broker")
+check(t["consumer-general"]["environment"]["TIANYU_SITE"] == "lenghu", "site 2 serves its own site name")
+check(t["register"]["command"] == ["register"], "site 2 registers itself without migrating")
+sys.exit(1 if failures else 0)
+PY
