@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The portable part built for Windows with MinGW-w64 (Debian's g++-mingw-w64-x86-64-posix):
-# every translation unit of src/pipeline and the platform layer (src/common/platform.cpp)
-# compiled for x86_64-w64-mingw32 and archived into static libraries, and the platform layer
-# linked into a Windows executable. The C headers of CFITSIO and SEP come from the Debian -dev
-# packages, Eigen and nlohmann/json are header-only; the C libraries themselves are not
-# cross-built here (vcpkg.json provides them for a native Windows build). A POSIX-only call in
-# this code fails the build. Output in build/mingw/.
+# every translation unit of src/ (pipeline, common, publisher, manager, consumer and its steps,
+# the command lines) compiled for x86_64-w64-mingw32; src/pipeline and the platform layer
+# (src/common/platform.cpp) archived into static libraries, and the platform layer linked into a
+# Windows executable. The headers of the C and C++ libraries come from the Debian -dev packages
+# (they are the same on Windows); the libraries themselves are not cross-built here, so only the
+# platform layer is linked (vcpkg.json provides them for a native Windows build). A POSIX-only
+# call anywhere fails the build. Output in build/mingw/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -15,12 +16,19 @@ command -v "$CXX" > /dev/null || { echo "cross-build-mingw: $CXX not found (scri
 out="$ROOT/build/mingw"
 mkdir -p "$out/include" "$out/obj"
 # Only these headers from the host: the host's /usr/include would bring glibc along.
-for h in fitsio.h longnam.h sep.h; do cp -u "/usr/include/$h" "$out/include/"; done
+for h in fitsio.h longnam.h sep.h amqp.h amqp_framing.h amqp_tcp_socket.h mysql_connection.h \
+         mysql_driver.h mysql_error.h; do
+  cp -u "/usr/include/$h" "$out/include/"
+done
+for d in cppconn fmt spdlog CLI nlohmann; do ln -sfn "/usr/include/$d" "$out/include/$d"; done
 ln -sfn /usr/include/eigen3/Eigen "$out/include/Eigen"
-ln -sfn /usr/include/nlohmann "$out/include/nlohmann"
-flags=(-std=c++20 -O0 -Wall -Wextra -DNDEBUG -I "$ROOT/src" -I "$out/include")
+mkdir -p "$out/generated/common"
+version=$(sed -nE 's/^project\(tianyu VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
+sed "s/@PROJECT_VERSION@/$version/" src/common/version.h.in > "$out/generated/common/version.h"
+flags=(-std=c++20 -O0 -Wall -Wextra -DNDEBUG -DSPDLOG_FMT_EXTERNAL -I "$ROOT/src" -isystem "$out/include"
+       -I "$out/generated")
 
-mapfile -t sources < <(find src/pipeline -name '*.cpp' | sort; echo src/common/platform.cpp)
+mapfile -t sources < <(find src -name '*.cpp' | sort)
 # Each source to build/mingw/obj/<path with _>.o, in parallel (always rebuilt: headers change too).
 export CXX out
 export FLAGS="${flags[*]}"

@@ -29,8 +29,9 @@ std::string text(amqp_bytes_t b) { return std::string(static_cast<const char*>(b
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   if (ms.count() < 0) ms = std::chrono::milliseconds(0);
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  // The field types differ by platform (Windows' winsock timeval holds two longs).
+  return timeval{static_cast<decltype(timeval{}.tv_sec)>(ms.count() / 1000),
+                 static_cast<decltype(timeval{}.tv_usec)>((ms.count() % 1000) * 1000)};
 }
 
 amqp_table_entry_t bool_entry(const char* key, bool value) {
