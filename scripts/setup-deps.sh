@@ -20,9 +20,11 @@ packages=(
   g++-mingw-w64-x86-64-posix file
   # validating docker/ (no Docker engine runs here; tests/docker reads the resolved files)
   docker-compose python3-yaml
+  # the cross-check of our BLS against astropy's (a reference peer in tests, never at run time)
+  python3-numpy python3-astropy
 )
 if [[ "${1:-}" == "--reference-peers" ]]; then
-  packages+=(python3-numpy python3-sep python3-astropy)
+  packages+=(python3-sep)
 fi
 
 missing=()

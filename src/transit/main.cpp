@@ -1,5 +1,6 @@
 // tianyu-transit: transits in light curves. `fit` measures the transit of one night (a
 // trapezoid on a straight baseline) in a light curve exported by tianyu-publish export.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -10,6 +11,9 @@
 #include "common/cli.h"
 #include "common/errors.h"
 #include "common/version.h"
+#include "pipeline/transit/lightcurve_io.h"
+#include "pipeline/transit/search.h"
+#include "pipeline/transit/single_transit.h"
 #include "pipeline/transit/trapezoid_fit.h"
 
 namespace {
@@ -61,7 +65,91 @@ int main(int argc, char** argv) {
   fit->add_option("--min-duration", options.min_duration_d, "Shortest transit tried (days; default 4 cadences)");
   fit->add_option("--max-duration", options.max_duration_d, "Longest transit tried (days; default 80 % of the span)");
   fit->add_flag("--json", json, "Print the fit as JSON");
+  std::string search_file, method = "gp", periodogram_csv;
+  double min_period = 0.5, max_period = 10;
+  int period_count = 20000, planets = 1, threads = 0;
+  std::vector<double> durations;
+  bool search_json = false;
+  auto* search = app.add_subcommand("search", "Search a light curve for periodic transits");
+  search->add_option("lightcurve", search_file, "Light-curve CSV (our export, or time,flux,flux_err) or TESS/Kepler FITS")
+      ->required()->check(CLI::ExistingFile);
+  search->add_option("--method", method, "gp (default: the variability as a GP while searching), bls (white noise), "
+                                         "biweight-bls (detrend with a sliding biweight, then BLS)");
+  search->add_option("--min-period", min_period, "Shortest period (days, default 0.5)");
+  search->add_option("--max-period", max_period, "Longest period (days, default 10)");
+  search->add_option("--periods", period_count, "Periods on the grid, uniform in frequency (default 20000)");
+  search->add_option("--durations", durations, "Transit durations tried (days, comma-separated; default 0.04-0.2)")
+      ->delimiter(',');
+  search->add_option("--planets", planets, "Candidates to find, masking each before the next (default 1)");
+  search->add_option("--threads", threads, "Threads (0: one per core)");
+  search->add_option("--periodogram", periodogram_csv, "Write the SNR periodogram of the first search as CSV");
+  search->add_flag("--json", search_json, "Print the candidates as a JSON array");
+
+  std::string single_file;
+  tianyu::pipeline::SingleTransitOptions single_options;
+  auto* single = app.add_subcommand("single", "One night: transit (U-shaped dip + quadratic trend) against the trend "
+                                              "alone, as a log Bayes factor");
+  single->add_option("lightcurve", single_file, "Light-curve CSV (our export, or time,flux,flux_err) or FITS")
+      ->required()->check(CLI::ExistingFile);
+  single->add_option("--min-duration", single_options.min_duration_d, "Shortest transit (days, default 0.02)");
+  single->add_option("--max-duration", single_options.max_duration_d, "Longest transit (days, default 0.2)");
+
   return tianyu::cli::run(app, argc, argv, [&] {
+    if (*single) {
+      tianyu::pipeline::LightCurveData lc;
+      try {
+        lc = tianyu::pipeline::read_light_curve(single_file);
+      } catch (const std::runtime_error& e) {
+        throw tianyu::InputError(e.what());
+      }
+      const auto r = tianyu::pipeline::single_transit_bayes_factor(lc.time, lc.flux, lc.flux_err, single_options);
+      std::cout << nlohmann::json{{"ln_bayes_factor", r.ln_bayes_factor}, {"t0", r.best_t0},
+                                  {"duration", r.best_duration}, {"depth", r.best_depth}}
+                       .dump()
+                << "\n";
+      return static_cast<int>(tianyu::cli::kOk);
+    }
+    if (*search) {
+      namespace tp = tianyu::pipeline;
+      tp::LightCurveData lc;
+      try {
+        lc = tp::read_light_curve(search_file);
+      } catch (const std::runtime_error& e) {
+        throw tianyu::InputError(e.what());
+      }
+      if (method != "gp" && method != "bls" && method != "biweight-bls") {
+        throw tianyu::InputError("--method must be gp, bls or biweight-bls, got '" + method + "'");
+      }
+      tp::TransitSearchOptions options;
+      options.method = method == "gp" ? tp::SearchMethod::gp
+                       : method == "bls" ? tp::SearchMethod::bls : tp::SearchMethod::biweight_bls;
+      if (!durations.empty()) options.linear.durations = durations;
+      options.linear.threads = threads;
+      options.periods = tp::period_grid(min_period, max_period, period_count);
+      nlohmann::json out = nlohmann::json::array();
+      for (int planet = 0; planet < planets; ++planet) {
+        const auto result = tp::search_transits(lc, options);
+        const auto& g = result.periodogram;
+        if (planet == 0 && !periodogram_csv.empty()) {
+          std::ofstream csv(periodogram_csv);
+          csv << "period,snr,depth,t0,duration\n";
+          for (const auto& c : g.best) csv << fmt::format("{:.8f},{:.4f},{:.6g},{:.6f},{:.4f}\n", c.period, c.snr, c.depth, c.t0, c.duration);
+        }
+        const auto& c = g.peak;
+        out.push_back({{"period", c.period}, {"t0", c.t0}, {"duration", c.duration}, {"depth", c.depth},
+                       {"depth_err", c.depth_err}, {"snr", c.snr}, {"sde", g.sde}, {"transits", c.transits},
+                       {"method", method}});
+        if (!search_json) {
+          std::cout << fmt::format("candidate {}: period {:.5f} d, t0 {:.5f}, duration {:.3f} d, depth {:.4f} +- {:.4f} %, "
+                                   "SNR {:.1f}, SDE {:.1f}, {} transits ({})\n",
+                                   planet + 1, c.period, c.t0, c.duration, 100 * c.depth, 100 * c.depth_err, c.snr, g.sde,
+                                   c.transits, method);
+        }
+        lc = tp::mask_transits(lc, c);
+      }
+      if (search_json) std::cout << out.dump() << "\n";
+      return static_cast<int>(tianyu::cli::kOk);
+    }
     const auto c = read_csv(file);
     tianyu::pipeline::TrapezoidFit f;
     try {
