@@ -105,6 +105,7 @@ std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOption
     measured.emplace_back(key("photometry", f));
   }
   add("relative_flux", "relative_flux", json::object(), {std::string("detect_sources")}, measured);
+  add("transit_search", "transit_search", json::object(), {std::string("relative_flux")});
   return dag;
 }
 

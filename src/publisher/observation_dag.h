@@ -2,8 +2,9 @@
 // The whole pipeline of one observation as a DAG (DESIGN.md §3), published in one transaction:
 // masters (when calibration frames exist) -> per-frame calibration -> per-frame alignment onto
 // the first science frame -> selection -> the stacking tree (fan-out K) -> template sources ->
-// per-frame photometry -> relative flux. Observation-wide steps wait for the per-frame ones
-// with 'after' edges, so a bad frame fails alone and the rest of the night goes on.
+// per-frame photometry -> relative flux -> the transit search of every light curve.
+// Observation-wide steps wait for the per-frame ones with 'after' edges, so a bad frame fails
+// alone and the rest of the night goes on.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@ struct PipelineOptions {
 };
 
 // The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",
-// "stack/<node>", "detect_sources", "photometry/<frame_id>", "relative_flux". Throws
+// "stack/<node>", "detect_sources", "photometry/<frame_id>", "relative_flux", "transit_search". Throws
 // InputError for an unknown observation or one without science frames.
 std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOptions& options);
 

@@ -10,6 +10,7 @@
 
 #include "common/cli.h"
 #include "common/errors.h"
+#include "common/platform.h"
 #include "common/version.h"
 #include "pipeline/transit/lightcurve_io.h"
 #include "pipeline/transit/search.h"
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   search->add_option("--planets", planets, "Candidates to find, masking each before the next (default 1)");
   search->add_option("--threads", threads, "Threads (0: one per core)");
   search->add_option("--periodogram", periodogram_csv, "Write the SNR periodogram of the first search as CSV");
+  std::string periodogram_png;
+  search->add_option("--periodogram-png", periodogram_png, "Plot that periodogram as a PNG (gnuplot)");
   search->add_flag("--json", search_json, "Print the candidates as a JSON array");
 
   std::string single_file;
@@ -134,6 +137,18 @@ int main(int argc, char** argv) {
           std::ofstream csv(periodogram_csv);
           csv << "period,snr,depth,t0,duration\n";
           for (const auto& c : g.best) csv << fmt::format("{:.8f},{:.4f},{:.6g},{:.6f},{:.4f}\n", c.period, c.snr, c.depth, c.t0, c.duration);
+        }
+        if (planet == 0 && !periodogram_png.empty()) {
+          std::string data;
+          for (const auto& c : g.best) data += fmt::format("{:.8f} {:.4f}\n", c.period, c.snr);
+          const std::string script = fmt::format(
+              "set terminal pngcairo size 1000,500 noenhanced\nset output '{}'\nset logscale x\n"
+              "set xlabel 'period (days)'\nset ylabel 'SNR'\nset title '{} ({}): best {:.5f} d, SNR {:.1f}'\n"
+              "plot '-' using 1:2 with lines lc rgb '#1a1a1a' notitle\n{}e\n",
+              periodogram_png, search_file, method, g.peak.period, g.peak.snr, data);
+          if (tianyu::platform::run_with_input("gnuplot", script) != 0) {
+            throw tianyu::Error("gnuplot failed to draw " + periodogram_png + " (install gnuplot-nox)");
+          }
         }
         const auto& c = g.peak;
         out.push_back({{"period", c.period}, {"t0", c.t0}, {"duration", c.duration}, {"depth", c.depth},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -132,6 +133,31 @@ TEST_F(RunLocal, TheTargetShowsTheInjectedTransit) {
   const double depth = signals["transit"]["depth"], mid = signals["transit"]["t_mid_bjd_tdb"];
   EXPECT_NEAR(fit.depth, depth, 0.05 * depth) << "+- " << fit.depth_err;
   EXPECT_NEAR((fit.mid_time - mid) * 1440, 0.0, 2.0) << "minutes";
+  // The transit_search step ranks it: a large single-transit Bayes factor, at its epoch.
+  const auto row = c_->query_one("SELECT ln_bayes_factor, t0_bjd_tdb FROM transit_candidate WHERE source_id = ?", {target});
+  EXPECT_GT(row.f64(0), 20.0);
+  EXPECT_NEAR((row.f64(1) - mid) * 1440, 0.0, 15.0) << "minutes (a coarse epoch grid)";
+}
+
+TEST_F(RunLocal, ConstantStarsMostlyPreferNoTransit) {
+  std::vector<double> constant;
+  std::set<int> variable;
+  for (const auto& row : test::read_csv(dir_ / "night" / "truth" / "stars.csv")) {
+    if (row.at("variability") != "none") variable.insert(std::stoi(row.at("star_id")));
+  }
+  for (const auto& row : test::read_csv(dir_ / "night" / "truth" / "stars.csv")) {
+    const int id = std::stoi(row.at("star_id"));
+    if (variable.count(id) || std::stod(row.at("mag")) > 16) continue;
+    const auto s = source_of(id);
+    if (s == 0) continue;
+    const auto r = c_->query("SELECT t.ln_bayes_factor FROM transit_candidate t JOIN source src ON "
+                             "src.observation_id = t.observation_id AND src.source_id = t.source_id "
+                             "WHERE t.source_id = ? AND src.isolated = 1", {s});
+    if (!r.empty()) constant.push_back(r.front().f64(0));
+  }
+  ASSERT_GE(constant.size(), 8u);
+  std::sort(constant.begin(), constant.end());
+  EXPECT_LT(constant[constant.size() / 2], 0.0) << "median ln BF of " << constant.size() << " constant stars";
 }
 
 TEST_F(RunLocal, ConstantBrightStarsReachTheirTheoreticalNoise) {
@@ -279,6 +305,7 @@ TEST_F(RunLocalBadInputs, BadFramesFailAloneWithTheirReasonAndTheNightGoesOn) {
   EXPECT_NE(run_.log.find("2 steps failed for good"), std::string::npos) << run_.log;
   // Only the bad frames' own align and photometry were cancelled; the rest succeeded.
   EXPECT_EQ(count(*c_, "SELECT COUNT(*) FROM process WHERE state = 'cancelled'"), 4);
+  EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE command = 'transit_search'").str(0), "success");
   EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE command = 'relative_flux'").str(0), "success");
   const auto good = count(*c_, "SELECT COUNT(*) FROM frame_quality WHERE good = 1");
   EXPECT_GE(good, 110);

@@ -11,6 +11,7 @@ void register_stack_step(StepRegistry& registry);
 void register_detect_sources_step(StepRegistry& registry);
 void register_photometry_step(StepRegistry& registry);
 void register_relative_flux_step(StepRegistry& registry);
+void register_transit_search_step(StepRegistry& registry);
 }  // namespace steps
 
 void register_reduction_steps(StepRegistry& registry) {
@@ -25,6 +26,7 @@ void register_photometry_steps(StepRegistry& registry) {
   steps::register_detect_sources_step(registry);
   steps::register_photometry_step(registry);
   steps::register_relative_flux_step(registry);
+  steps::register_transit_search_step(registry);
 }
 
 }  // namespace tianyu::consumer

@@ -69,6 +69,9 @@ LinearSearch linear_search(const LightCurveData& lc, const CeleriteSolver& gp, c
     }
     gram_inv = gram.inverse();
     beta = gram_inv * xty;
+    s.systematics = p;
+    s.gram_inv = gram_inv;
+    s.c.assign(s.a.size() * p, 0.0);
   }
   // One thread per block of epochs; each box whitened from its first point.
   parallel_for(s.epochs, o.threads, [&](int e) {
@@ -92,8 +95,8 @@ LinearSearch linear_search(const LightCurveData& lc, const CeleriteSolver& gp, c
           for (std::size_t i = 0; i < bw.size(); ++i) v -= bw[i] * xw[j][start + i];
           c(j) = v;
         }
-        a -= c.dot(beta);  // the Schur complement: the box against what the systematics explain
-        b -= c.dot(gram_inv * c);
+        a -= c.dot(beta);  // the box against what the systematics do not explain (linear in the box)
+        for (int j = 0; j < p; ++j) s.c[s.index(k, e) * p + j] = c(j);
       }
       if (b > 0) {
         s.a[s.index(k, e)] = a;
@@ -117,16 +120,20 @@ Periodogram periodic_search(const LinearSearch& s, std::span<const double> perio
   g.periods.assign(periods.begin(), periods.end());
   g.best.assign(periods.size(), {});
   const int k_count = static_cast<int>(s.durations.size());
+  const int p = s.systematics;
   parallel_for(static_cast<int>(periods.size()), threads, [&](int pi) {
     const double period = periods[pi];
     const double steps_per_period = period / s.t0_step;
     const int phases = std::min(s.epochs, static_cast<int>(std::ceil(steps_per_period)));
     TransitCandidate best;
+    Eigen::VectorXd sc(p);
     for (int k = 0; k < k_count; ++k) {
-      const double* a = s.a.data() + static_cast<std::size_t>(k) * s.epochs;
-      const double* b = s.b.data() + static_cast<std::size_t>(k) * s.epochs;
+      const std::size_t base = static_cast<std::size_t>(k) * s.epochs;
+      const double* a = s.a.data() + base;
+      const double* b = s.b.data() + base;
       for (int phase = 0; phase < phases; ++phase) {
         double sa = 0, sb = 0;
+        sc.setZero();
         int transits = 0;
         for (int e = 0;; ++e) {
           const int idx = phase + static_cast<int>(std::lround(e * steps_per_period));
@@ -134,9 +141,11 @@ Periodogram periodic_search(const LinearSearch& s, std::span<const double> perio
           if (b[idx] > 0) {
             sa += a[idx];
             sb += b[idx];
+            for (int j = 0; j < p; ++j) sc(j) += s.c[(base + idx) * p + j];
             ++transits;
           }
         }
+        if (p > 0) sb -= sc.dot(s.gram_inv * sc);  // one box for all events, against the columns
         if (transits < min_transits || sb <= 0) continue;
         const double snr = sa / std::sqrt(sb);
         if (snr > best.snr) {

@@ -17,15 +17,26 @@ struct LightCurveData {
   std::vector<double> time, flux, flux_err;  // days, relative flux (median 1), errors
 };
 
-// Per duration and epoch: depth = a / b, its variance 1 / b, delta log-likelihood a^2 / 2b.
+// Per duration and epoch: depth = a / b_eff, its variance 1 / b_eff, delta log-likelihood
+// a^2 / 2 b_eff, where b_eff = b - c^T G^-1 c removes what the systematics columns explain
+// (c: the box against each column, G: the columns' Gram matrix under the GP). Kept apart so a
+// periodic search can sum c over events before removing it (the events' corrections add up).
 struct LinearSearch {
   std::vector<double> durations;
   double t0_first = 0, t0_step = 0;
   int epochs = 0;
   std::vector<double> a, b;  // [duration * epochs + epoch]; b = 0 where the box holds no point
-  double depth(int k, int i) const { const auto j = index(k, i); return b[j] > 0 ? a[j] / b[j] : 0.0; }
-  double snr(int k, int i) const { const auto j = index(k, i); return b[j] > 0 ? a[j] / std::sqrt(b[j]) : 0.0; }
+  int systematics = 0;       // p columns
+  std::vector<double> c;     // [(duration * epochs + epoch) * p + column]
+  Eigen::MatrixXd gram_inv;  // p x p
   std::size_t index(int k, int i) const { return static_cast<std::size_t>(k) * epochs + i; }
+  double effective_b(std::size_t j) const {
+    if (systematics == 0 || b[j] <= 0) return b[j];
+    const Eigen::Map<const Eigen::VectorXd> cj(c.data() + j * systematics, systematics);
+    return b[j] - cj.dot(gram_inv * cj);
+  }
+  double depth(int k, int i) const { const auto j = index(k, i); const double be = effective_b(j); return be > 0 ? a[j] / be : 0.0; }
+  double snr(int k, int i) const { const auto j = index(k, i); const double be = effective_b(j); return be > 0 ? a[j] / std::sqrt(be) : 0.0; }
 };
 
 struct LinearSearchOptions {

@@ -145,6 +145,32 @@ TEST(TransitSearch, OnActiveStarsTheGpSearchBeatsBiweightDetrending) {
   EXPECT_GT(gp_right, bw_right);
 }
 
+TEST(TransitSearch, ASystematicsColumnIsFittedWithEveryBox) {
+  // A systematic that repeats with the transit's period (e.g. a pointing jitter phased with the
+  // orbit): unfitted it biases the depth; as a design column it does not.
+  auto s = inject(77, 30.0, 1e-3, {});
+  std::vector<double> column;
+  for (std::size_t i = 0; i < s.lc.time.size(); ++i) {
+    column.push_back(std::cos(2 * 3.141592653589793 * (s.lc.time[i] - s.t0) / s.period));
+    s.lc.flux[i] += 0.5 * s.depth * column.back();
+  }
+  std::vector<double> variance(s.lc.time.size(), 1e-6);
+  const CeleriteSolver white(s.lc.time, variance, {});
+  LinearSearchOptions plain;
+  plain.durations = {0.1};
+  plain.t0_step = 0.001;  // the box on the transit, so that only the systematic can bias it
+  LinearSearchOptions with_design = plain;
+  with_design.design = {column, std::vector<double>(s.lc.time.size(), 1.0)};
+  const std::vector<double> at{s.period};
+  const auto biased = periodic_search(linear_search(s.lc, white, plain), at).peak;
+  const auto fitted = periodic_search(linear_search(s.lc, white, with_design), at).peak;
+  std::printf("depth %.5f: without the column %.5f +- %.5f, with it %.5f +- %.5f\n", s.depth, biased.depth,
+              biased.depth_err, fitted.depth, fitted.depth_err);
+  EXPECT_GT(std::abs(biased.depth - s.depth), 5 * biased.depth_err);
+  EXPECT_NEAR(fitted.depth, s.depth, 3 * fitted.depth_err);
+  EXPECT_GT(fitted.depth_err, biased.depth_err);  // the column costs some precision, as it must
+}
+
 TEST(TransitSearch, FindsWasp4bInATessSector) {
   const std::filesystem::path file = std::filesystem::path(TIANYU_SOURCE_DIR) / ".." / "shared" / "data" / "tess" /
                                      "tess2018234235059-s0002-0000000402026209-0121-s_lc.fits";
