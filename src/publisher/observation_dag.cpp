@@ -65,16 +65,27 @@ std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOption
     add("master_flat", "master_flat", json::object(), masters);
     masters.emplace_back(std::string("master_flat"));
   }
-  const std::uint64_t reference = frames.front();
+  // The reference (the grid of alignment, stacking and the template) is the first of the
+  // night's first frames that calibrated: a truncated or foreign first frame must not take the
+  // whole night down with it. Every align waits for those frames' calibration to end, so all
+  // of them see the same set and pick the same reference.
+  const std::size_t candidates = std::min<std::size_t>(5, frames.size());
+  json reference_candidates = json::array();
+  for (std::size_t i = 0; i < candidates; ++i) reference_candidates.push_back(frames[i]);
   std::vector<Dependency> aligned;
   for (const auto f : frames) {
     add(key("calibrate", f), "calibrate", {{"frame_id", f}, {"calibration", o.calibration}}, masters);
-    std::vector<Dependency> needs{key("calibrate", f)};
-    if (f != reference) needs.emplace_back(key("calibrate", reference));
-    add(key("align", f), "align", {{"frame_id", f}, {"reference_frame_id", reference}}, needs);
+  }
+  for (const auto f : frames) {
+    std::vector<Dependency> waits;
+    for (std::size_t i = 0; i < candidates; ++i) {
+      if (frames[i] != f) waits.emplace_back(key("calibrate", frames[i]));
+    }
+    add(key("align", f), "align", {{"frame_id", f}, {"reference_candidates", reference_candidates}},
+        {key("calibrate", f)}, waits);
     aligned.emplace_back(key("align", f));
   }
-  add("select", "select_frames", json::object(), {key("align", reference)}, aligned);
+  add("select", "select_frames", json::object(), {}, aligned);
 
   const auto plan = pipeline::plan_stack_tree(static_cast<int>(frames.size()), o.fan_out);
   for (std::size_t n = 0; n < plan.nodes.size(); ++n) {

@@ -235,7 +235,8 @@ TEST_F(RunLocal, ARetriedStepLeavesTheSameRows) {
 
 // Bad inputs among good frames: a truncated FITS, a frame of another size, a frame without
 // EXPTIME and a file that is not FITS at all. Each is reported naming the file; the rest of the
-// night still makes its light curves; the job exits non-zero.
+// night still makes its light curves (the truncated frame is the night's first: another takes
+// its place as the reference); the job exits non-zero.
 class RunLocalBadInputs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -243,9 +244,10 @@ class RunLocalBadInputs : public ::testing::Test {
     dir_ = fs::temp_directory_path() / test::unique_name("run_local_bad");
     pipeline::sim::simulate_night(pipeline::sim::SimConfig{}, dir_ / "night", 2);
     const fs::path raw = dir_ / "night" / "raw";
-    // Truncated: the header and a third of the pixels of a mid-night frame.
-    fs::copy_file(raw / "sci_0060.fits", raw / "sci_0060_truncated.fits");
-    fs::resize_file(raw / "sci_0060_truncated.fits", fs::file_size(raw / "sci_0060.fits") / 3);
+    // Truncated: the header and a third of the pixels of the FIRST frame (its copy sorts, and
+    // is taken, first): the night must pick another reference instead of dying with it.
+    fs::copy_file(raw / "sci_0001.fits", raw / "sci_0000_truncated.fits");
+    fs::resize_file(raw / "sci_0000_truncated.fits", fs::file_size(raw / "sci_0001.fits") / 3);
     // Another size, and no EXPTIME: a frame's header over other pixels.
     const auto info = pipeline::read_fits_info(raw / "sci_0061.fits");
     pipeline::Header header, no_exptime;
@@ -297,7 +299,7 @@ TEST_F(RunLocalBadInputs, BadFramesFailAloneWithTheirReasonAndTheNightGoesOn) {
   bool truncated = false, small = false;
   for (const auto& [error, command] : failed) {
     EXPECT_EQ(command, "calibrate");
-    truncated |= error.find("sci_0060_truncated.fits") != std::string::npos;
+    truncated |= error.find("sci_0000_truncated.fits") != std::string::npos;
     small |= error.find("sci_0061_small.fits") != std::string::npos && error.find("256x256") != std::string::npos &&
              error.find("512x512") != std::string::npos;
   }

@@ -13,13 +13,11 @@ namespace {
 void align_frame(StepContext& ctx) {
   const auto obs = observation_of(ctx);
   const auto frame_id = uint_param(ctx, "frame_id");
-  const auto reference_id = uint_param(ctx, "reference_frame_id");
   as_step(fmt::format("align frame {}", frame_id), [&] {
     const auto mine = latest_product(ctx, obs, "calibrated", frame_id);
+    if (!mine) throw InputError(fmt::format("frame {} has no calibrated image", frame_id));
+    const auto reference_id = reference_frame_id(ctx, obs);
     const auto ref = latest_product(ctx, obs, "calibrated", reference_id);
-    if (!mine || !ref) {
-      throw InputError(fmt::format("no calibrated {} frame {}", mine ? "reference" : "", mine ? reference_id : frame_id));
-    }
     const auto sources = read_catalog(absolute(ctx, mine->catalog_path));
     const auto reference = read_catalog(absolute(ctx, ref->catalog_path));
     const auto a = pipeline::align_to_reference(reference, sources);

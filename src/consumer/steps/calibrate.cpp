@@ -26,12 +26,11 @@ void calibrate_frame(StepContext& ctx) {
   const auto obs = observation_of(ctx);
   const auto frame = raw_frame(ctx, uint_param(ctx, "frame_id"));
   as_step(fmt::format("calibrate frame {} ({})", frame.frame_id, frame.path), [&] {
-    const auto reference = reference_frame(ctx, obs);
+    const auto [width, height] = observation_frame_size(ctx, obs);
     const auto raw = pipeline::read_fits(absolute(ctx, frame.path));
-    if (raw.image.width != reference.width || raw.image.height != reference.height) {
-      throw InputError(fmt::format("the frame is {}x{}, the observation's frames are {}x{} (first frame {})",
-                                   raw.image.width, raw.image.height, reference.width, reference.height,
-                                   reference.path));
+    if (raw.image.width != width || raw.image.height != height) {
+      throw InputError(fmt::format("the frame is {}x{}, the observation's frames are {}x{}", raw.image.width,
+                                   raw.image.height, width, height));
     }
     std::vector<pipeline::Image> masters;
     masters.reserve(3);

@@ -28,7 +28,7 @@ void detect_sources(StepContext& ctx) {
   const auto obs = observation_of(ctx);
   as_step(fmt::format("detect sources of observation {}", obs), [&] {
     auto product = latest_product(ctx, obs, "template");
-    if (!product) product = latest_product(ctx, obs, "calibrated", reference_frame(ctx, obs).frame_id);
+    if (!product) product = latest_product(ctx, obs, "calibrated", reference_frame_id(ctx, obs));
     if (!product) throw InputError("no template and no calibrated first frame");
     const auto stacked = pipeline::read_fits(absolute(ctx, product->path)).image;
     // The stack's pixels where no frame contributed are 0: masked, so they make no sources.

@@ -80,14 +80,28 @@ std::vector<RawFrame> raw_frames(const StepContext& ctx, std::uint64_t observati
   return out;
 }
 
-RawFrame reference_frame(const StepContext& ctx, std::uint64_t observation_id) {
+std::uint64_t reference_frame_id(const StepContext& ctx, std::uint64_t observation_id) {
+  // The first science frames by time, up to the five the DAG offered as candidates, that have
+  // a calibrated image.
   const auto rows = ctx.db->query(
-      fmt::format("SELECT {} FROM raw_frame WHERE observation_id = ? AND kind = 'science' "
-                  "ORDER BY jd_utc_mid, frame_id LIMIT 1",
-                  kFrameColumns),
+      "SELECT f.frame_id FROM (SELECT frame_id, jd_utc_mid FROM raw_frame WHERE observation_id = ? AND "
+      "kind = 'science' ORDER BY jd_utc_mid, frame_id LIMIT 5) f JOIN image_product i ON i.frame_id = f.frame_id "
+      "AND i.kind = 'calibrated' ORDER BY f.jd_utc_mid, f.frame_id LIMIT 1",
+      {observation_id});
+  if (rows.empty()) {
+    throw InputError(fmt::format("observation {}: none of its first 5 science frames calibrated; no reference frame",
+                                 observation_id));
+  }
+  return rows.front().u64(0);
+}
+
+std::pair<int, int> observation_frame_size(const StepContext& ctx, std::uint64_t observation_id) {
+  const auto rows = ctx.db->query(
+      "SELECT width, height FROM raw_frame WHERE observation_id = ? AND kind = 'science' GROUP BY width, height "
+      "ORDER BY COUNT(*) DESC, MIN(jd_utc_mid) LIMIT 1",
       {observation_id});
   if (rows.empty()) throw InputError(fmt::format("observation {} has no science frames", observation_id));
-  return frame_from(rows.front());
+  return {static_cast<int>(rows.front().i64(0)), static_cast<int>(rows.front().i64(1))};
 }
 
 std::optional<ImageProduct> latest_product(const StepContext& ctx, std::uint64_t observation_id,

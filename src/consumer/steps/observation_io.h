@@ -34,8 +34,13 @@ std::uint64_t uint_param(const StepContext& ctx, const char* name);
 
 RawFrame raw_frame(const StepContext& ctx, std::uint64_t frame_id);
 std::vector<RawFrame> raw_frames(const StepContext& ctx, std::uint64_t observation_id, const std::string& kind);
-// The observation's first science frame: the grid of alignment, stacking and the template.
-RawFrame reference_frame(const StepContext& ctx, std::uint64_t observation_id);
+// The observation's reference frame, the grid of alignment, stacking and the template: the
+// first of its first science frames (the DAG's `reference_candidates`) that calibrated. Every
+// step after the alignment finds the same one; InputError when none calibrated.
+std::uint64_t reference_frame_id(const StepContext& ctx, std::uint64_t observation_id);
+// The observation's frame size: the most common among its science frames (a foreign frame,
+// even the first, is the one refused).
+std::pair<int, int> observation_frame_size(const StepContext& ctx, std::uint64_t observation_id);
 
 struct ImageProduct {
   std::uint64_t process_id = 0;

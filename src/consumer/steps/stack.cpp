@@ -22,7 +22,7 @@ void stack(StepContext& ctx) {
   const auto node = uint_param(ctx, "node");
   const bool is_template = ctx.params.value("template", false);
   as_step(fmt::format("stack node {} of observation {}", node, obs), [&] {
-    const auto reference = reference_frame(ctx, obs);
+    const auto [width, height] = observation_frame_size(ctx, obs);
     std::vector<Child> children;
     children.reserve(ctx.params.at("children").size());
     int frames = 0;
@@ -54,9 +54,8 @@ void stack(StepContext& ctx) {
     }
     // A node whose frames were all rejected is empty (zero weight), not an error.
     const auto result = inputs.empty()
-                            ? pipeline::Stack{pipeline::Image(reference.width, reference.height),
-                                              pipeline::Image(reference.width, reference.height)}
-                            : pipeline::stack_node(inputs, reference.width, reference.height, 0);
+                            ? pipeline::Stack{pipeline::Image(width, height), pipeline::Image(width, height)}
+                            : pipeline::stack_node(inputs, width, height, 0);
     ImageProduct p;
     const std::string stem = is_template ? "template" : fmt::format("stacks/node{}", node);
     p.path = product_path(ctx, obs, stem + ".fits");

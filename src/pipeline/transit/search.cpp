@@ -6,7 +6,6 @@
 #include <numeric>
 #include <thread>
 
-#include "pipeline/parallel.h"
 
 namespace tianyu::pipeline {
 namespace {
