@@ -3,6 +3,9 @@
 // 900-star x 999-frame table (groups, leave-one-out pruning, errors). The frame, the positions
 // and the table are written to --work so the Python reference peer
 // (bench/reference/photometry_peer.py) measures the same things on the same inputs.
+// Besides, the steps' recipes as the consumer runs them (pipeline/recipes, production
+// defaults): detect_sources on the frame as a 2048 x 2048 template, and relative_flux on the
+// table at three radii (noisier at the larger ones) with its best-radius choice and precision.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +21,8 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/photometry/aperture.h"
 #include "pipeline/photometry/relative_flux.h"
+#include "pipeline/recipes/detect_sources.h"
+#include "pipeline/recipes/relative_flux.h"
 #include "pipeline/sim/night.h"
 
 namespace fs = std::filesystem;
@@ -51,6 +56,22 @@ FluxTable synthetic_table(int stars, int frames) {
   t.flags.assign(t.flux.size(), 0);
   t.good_frame.assign(frames, true);
   return t;
+}
+
+// The table at three radii: the larger apertures add sky noise (x1, x1.2, x1.5 the errors).
+std::vector<FluxTable> three_radii(const FluxTable& table) {
+  std::vector<FluxTable> tables;
+  std::mt19937_64 rng(43);
+  std::normal_distribution<double> n01;
+  for (const double noise : {1.0, 1.2, 1.5}) {
+    auto t = table;
+    for (std::size_t k = 0; k < t.flux.size(); ++k) {
+      t.flux[k] += std::sqrt(noise * noise - 1) * t.flux_err[k] * n01(rng);
+      t.flux_err[k] *= noise;
+    }
+    tables.push_back(std::move(t));
+  }
+  return tables;
 }
 
 }  // namespace
@@ -99,6 +120,15 @@ int main(int argc, char** argv) {
   const double relative = best_of(3, [&] { result = calibrate_relative_flux(table); });
   int references = 0;
   for (const bool r : result.is_reference) references += r;
+
+  // The recipes the consumer runs.
+  recipes::TemplateCatalogue catalogue;
+  const double detect = best_of(3, [&] { catalogue = recipes::detect_sources(raw.image, nullptr); });
+  const auto tables = three_radii(table);
+  std::vector<double> bjd;
+  for (int f = 0; f < frames; ++f) bjd.push_back(2460000.5 + f * config.exptime_s / 86400);
+  recipes::ObservationLightCurves curves;
+  const double light_curves = best_of(1, [&] { curves = recipes::relative_flux(tables, bjd, config.exptime_s); });
   std::cout << nlohmann::json{{"photometry_stars", x.size()},
                               {"photometry_radii", options.radii_px.size()},
                               {"photometry_frame_s", photometry},
@@ -106,7 +136,12 @@ int main(int argc, char** argv) {
                               {"relative_flux_frames", frames},
                               {"relative_flux_s", relative},
                               {"references", references},
-                              {"groups", result.groups.size()}}
+                              {"groups", result.groups.size()},
+                              {"detect_sources_recipe_s", detect},
+                              {"detect_sources_recipe_sources", catalogue.sources.size()},
+                              {"detect_sources_recipe_fwhm_px", catalogue.median_fwhm_px},
+                              {"relative_flux_recipe_3_radii_s", light_curves},
+                              {"relative_flux_recipe_main_aperture", curves.main_aperture}}
                    .dump()
             << "\n";
 }

@@ -9,6 +9,7 @@
 #   consumer   wait for MariaDB and RabbitMQ, then run tianyu-consumer for TIANYU_SITE/TIANYU_GROUP
 #   publish …  tianyu-publish with the arguments (ingest, pipeline, status, export, retry …)
 #   anything else is run as a command
+# A *PASSWORD* variable still holding a `change-me…` placeholder of .env.example stops it.
 #
 # TIANYU_BIN_DIR (default /usr/local/bin) and TIANYU_CONFIG_DIR (default /etc/tianyu) say where
 # the executables and the role configurations are; TIANYU_WAIT_S (default 180) bounds the wait.
@@ -20,6 +21,36 @@ role=${1:-consumer}
 [[ $# -gt 0 ]] && shift
 
 log() { printf '%s tianyu-entrypoint %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+# The secrets of docker/.env.example are placeholders: a site that did not replace one must not
+# start with a password everybody knows.
+refuse_placeholders() {
+  local var
+  for var in $(compgen -e); do
+    [[ $var == *PASSWORD* && ${!var} == change-me* ]] || continue
+    log "refusing to start: $var is still the placeholder of docker/.env.example; set a secret in docker/.env"
+    exit 1
+  done
+}
+refuse_placeholders
+
+# After the migrations: the per-role accounts of config/db-grants.txt (TIANYU_DB_CREATE_ROLES=1,
+# set by compose for `migrate`). Needs the mariadb client and an owner account allowed to create
+# users (docker/initdb/10-tianyu-owner.sh); the SQL and the passwords go through stdin and an
+# option file, never a command line.
+create_role_accounts() {
+  [[ ${TIANYU_DB_CREATE_ROLES:-0} == 1 ]] || return 0
+  local cnf tables
+  cnf=$(mktemp)
+  printf '[client]\nhost=%s\nport=%s\nuser=%s\npassword=%s\n' "${TIANYU_DB_HOST:-127.0.0.1}" \
+    "${TIANYU_DB_PORT:-3306}" "${TIANYU_DB_USER:-tianyu}" "${TIANYU_DB_PASSWORD:-}" > "$cnf"
+  tables=$(mariadb --defaults-file="$cnf" -N -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '${TIANYU_DB_NAME:-tianyu}'")
+  # shellcheck disable=SC2086
+  TIANYU_DB_ROLE_HOSTS=${TIANYU_DB_ROLE_HOSTS:-%} bash "$config_dir/db-roles.sh" "$config_dir/db-grants.txt" $tables \
+    | mariadb --defaults-file="$cnf" || { rm -f "$cnf"; log "creating the role accounts failed"; exit 1; }
+  rm -f "$cnf"
+  log "database role accounts created or updated (config/db-grants.txt)"
+}
 
 # Retries `command` until it succeeds or TIANYU_WAIT_S passes (the services start in any order).
 wait_for() {
@@ -49,6 +80,7 @@ case "$role" in
   migrate)
     wait_for "MariaDB" "$bin/tianyu-publish" --config "$config_dir/publisher.json" db migrate
     "$bin/tianyu-publish" --config "$config_dir/publisher.json" db version
+    create_role_accounts
     register_site
     ;;
   register)

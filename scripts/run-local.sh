@@ -51,7 +51,7 @@ if (( build )); then
   say "build"
   bash "$ROOT/scripts/build.sh" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 fi
-bin="$ROOT/build/bin"
+bin="${TIANYU_BIN_DIR:-$ROOT/build/bin}"  # tests point it at their own build tree
 
 say "local services"
 bash "$ROOT/scripts/services.sh" start
@@ -59,6 +59,9 @@ bash "$ROOT/scripts/services.sh" start
 source "$ROOT/run/env.sh"
 [[ -n "$database" ]] && export TIANYU_DB_NAME=$database
 "$bin/tianyu-publish" db migrate
+# Least privilege: the manager and the consumers connect with their own accounts, granted on
+# this database's tables now that the migrations made them.
+bash "$ROOT/scripts/services.sh" grant "$TIANYU_DB_NAME" > /dev/null
 
 # One site per output directory: its root is OUT/site, whose raw/ is a link to DIR.
 site="local-$(printf '%s' "$out" | cksum | cut -d' ' -f1)"
@@ -98,10 +101,14 @@ stop_daemons() {
 }
 trap stop_daemons EXIT
 say "a manager and $consumers consumers (logs in $out/logs)"
-TIANYU_SITE=$site "$bin/tianyu-manager" --config "$ROOT/config/manager.json" > "$out/logs/manager.log" 2>&1 &
+# Each daemon under its role's account (run/env-<role>.sh re-sources env.sh, so the database
+# name is set again; exec makes $! the daemon itself).
+( source "$ROOT/run/env-manager.sh"; [[ -n "$database" ]] && export TIANYU_DB_NAME=$database
+  TIANYU_SITE=$site exec "$bin/tianyu-manager" --config "$ROOT/config/manager.json" ) > "$out/logs/manager.log" 2>&1 &
 pids+=($!)
 for i in $(seq 1 "$consumers"); do
-  TIANYU_SITE=$site TIANYU_GROUP=general "$bin/tianyu-consumer" --config "$ROOT/config/consumer.json" \
+  ( source "$ROOT/run/env-consumer.sh"; [[ -n "$database" ]] && export TIANYU_DB_NAME=$database
+    TIANYU_SITE=$site TIANYU_GROUP=general exec "$bin/tianyu-consumer" --config "$ROOT/config/consumer.json" ) \
     > "$out/logs/consumer-$i.log" 2>&1 &
   pids+=($!)
 done

@@ -14,6 +14,11 @@ packages=(
   googletest libgtest-dev libgmock-dev
   # local services for the main job and the integration tests
   mariadb-server mariadb-client rabbitmq-server
+  # TLS certificates of the local services (TIANYU_TLS=1) and the listener check of the
+  # security test (ss)
+  openssl iproute2
+  # the house size limits (tests/layering/check_sizes.sh)
+  universal-ctags
   # light-curve plots of tianyu-publish export --plot-near
   gnuplot-nox
   # the Windows cross-build of the portable part (scripts/cross-build-mingw.sh)

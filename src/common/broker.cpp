@@ -1,12 +1,5 @@
 #include "common/broker.h"
 
-#ifndef _WIN32
-#include <sys/time.h>  // timeval (amqp.h brings winsock2's on Windows)
-#endif
-
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
@@ -14,133 +7,11 @@
 #include <iterator>
 #include <vector>
 
-#include "common/version.h"
+#include "common/broker_amqp.h"
 
 namespace tianyu::broker {
-namespace {
 
-constexpr amqp_channel_t kChannel = 1;
-
-amqp_bytes_t bytes(std::string_view s) {
-  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
-}
-
-std::string text(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  if (ms.count() < 0) ms = std::chrono::milliseconds(0);
-  // The field types differ by platform (Windows' winsock timeval holds two longs).
-  return timeval{static_cast<decltype(timeval{}.tv_sec)>(ms.count() / 1000),
-                 static_cast<decltype(timeval{}.tv_usec)>((ms.count() % 1000) * 1000)};
-}
-
-amqp_table_entry_t bool_entry(const char* key, bool value) {
-  amqp_table_entry_t e{};
-  e.key = amqp_cstring_bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
-  e.value.value.boolean = value;
-  return e;
-}
-
-amqp_table_entry_t string_entry(const char* key, const std::string& value) {
-  amqp_table_entry_t e{};
-  e.key = amqp_cstring_bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_UTF8;
-  e.value.value.bytes = bytes(value);
-  return e;
-}
-
-amqp_table_entry_t i64_entry(const char* key, std::int64_t value) {
-  amqp_table_entry_t e{};
-  e.key = amqp_cstring_bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_I64;
-  e.value.value.i64 = value;
-  return e;
-}
-
-amqp_table_t table_of(std::vector<amqp_table_entry_t>& entries) {
-  return amqp_table_t{static_cast<int>(entries.size()), entries.data()};
-}
-
-std::string message_id_of(const amqp_basic_properties_t& p) {
-  return (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? text(p.message_id) : std::string();
-}
-
-}  // namespace
-
-Settings settings_from(const BrokerConfig& c) {
-  return Settings{c.host, c.port, c.user, c.password, c.vhost, c.heartbeat_s, c.rpc_timeout_ms};
-}
-
-Connection::Connection(Settings settings, std::string_view name)
-    : settings_(std::move(settings)), name_(name) {
-  const std::string where =
-      fmt::format("RabbitMQ at {}:{} (vhost '{}', user '{}')", settings_.host, settings_.port,
-                  settings_.vhost, settings_.user);
-  conn_ = amqp_new_connection();
-  if (!conn_) throw BrokerError("out of memory creating a connection to " + where, false);
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
-  if (!socket) {
-    amqp_destroy_connection(conn_);
-    throw BrokerError("cannot create a TCP socket for " + where, false);
-  }
-  timeval connect_timeout = to_timeval(std::chrono::milliseconds(settings_.rpc_timeout_ms));
-  const int status = amqp_socket_open_noblock(socket, settings_.host.c_str(), settings_.port,
-                                              &connect_timeout);
-  if (status != AMQP_STATUS_OK) {
-    amqp_destroy_connection(conn_);
-    throw BrokerError(fmt::format("cannot connect to {}: {}", where, amqp_error_string2(status)),
-                      true);
-  }
-  alive_ = true;
-  timeval rpc_timeout = to_timeval(std::chrono::milliseconds(settings_.rpc_timeout_ms));
-  amqp_set_rpc_timeout(conn_, &rpc_timeout);
-
-  // Advertise the capabilities 0.11's plain login leaves out, so the broker tells us when it
-  // blocks publishers or cancels our consumer instead of going silent.
-  std::vector<amqp_table_entry_t> capabilities = {
-      bool_entry("publisher_confirms", true),
-      bool_entry("exchange_exchange_bindings", true),
-      bool_entry("basic.nack", true),
-      bool_entry("consumer_cancel_notify", true),
-      bool_entry("connection.blocked", true),
-      bool_entry("authentication_failure_close", true),
-  };
-  const std::string product = "tianyu";
-  const std::string version = kVersion;
-  std::vector<amqp_table_entry_t> properties = {
-      string_entry("product", product),
-      string_entry("version", version),
-      string_entry("connection_name", name_),
-  };
-  amqp_table_entry_t caps{};
-  caps.key = amqp_cstring_bytes("capabilities");
-  caps.value.kind = AMQP_FIELD_KIND_TABLE;
-  caps.value.value.table = table_of(capabilities);
-  properties.push_back(caps);
-  const amqp_table_t client_properties = table_of(properties);
-
-  const amqp_rpc_reply_t login = amqp_login_with_properties(
-      conn_, settings_.vhost.c_str(), 0, 131072, settings_.heartbeat_s, &client_properties,
-      AMQP_SASL_METHOD_PLAIN, settings_.user.c_str(), settings_.password.c_str());
-  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    std::string why = login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
-                          ? amqp_error_string2(login.library_error)
-                          : "refused by the server";
-    if (login.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-        login.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-      const auto* m = static_cast<amqp_connection_close_t*>(login.reply.decoded);
-      why = text(m->reply_text);
-    }
-    amqp_destroy_connection(conn_);
-    alive_ = false;
-    // Wrong credentials or vhost will not fix themselves; a broken socket might.
-    throw BrokerError(fmt::format("cannot log in to {}: {}", where, why),
-                      login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION);
-  }
-  amqp_channel_open(conn_, kChannel);
-  check_rpc("opening a channel on " + where);
-}
+using namespace detail;
 
 Connection::~Connection() {
   if (!conn_) return;
@@ -228,6 +99,8 @@ void Connection::declare_queue(const std::string& name, const QueueOptions& opti
     args.push_back(string_entry("x-dead-letter-routing-key", options.dead_letter_routing_key));
   }
   if (options.delivery_limit) args.push_back(i64_entry("x-delivery-limit", *options.delivery_limit));
+  if (options.max_length) args.push_back(i64_entry("x-max-length", *options.max_length));
+  if (options.message_ttl_ms) args.push_back(i64_entry("x-message-ttl", *options.message_ttl_ms));
   amqp_queue_declare(conn_, kChannel, bytes(name), 0, options.durable, options.exclusive,
                      options.auto_delete, table_of(args));
   check_rpc("declaring queue '" + name + "'");

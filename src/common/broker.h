@@ -18,6 +18,7 @@
 #include "common/errors.h"
 
 struct amqp_connection_state_t_;
+struct amqp_socket_t_;
 struct amqp_frame_t_;
 
 namespace tianyu::broker {
@@ -29,6 +30,7 @@ class BrokerError : public Error {
   // The connection is unusable and must be replaced; the operation may be redone.
   bool connection_lost() const noexcept { return connection_lost_; }
   bool retryable() const noexcept override { return connection_lost_; }
+  bool transient_resource() const noexcept override { return connection_lost_; }
 
  private:
   bool connection_lost_;
@@ -42,6 +44,8 @@ struct QueueOptions {
   std::string dead_letter_exchange;       // x-dead-letter-exchange (empty: none)
   std::string dead_letter_routing_key;    // x-dead-letter-routing-key
   std::optional<int> delivery_limit;      // x-delivery-limit (quorum queues only)
+  std::optional<std::int64_t> max_length;      // x-max-length (the overflow is dead-lettered)
+  std::optional<std::int64_t> message_ttl_ms;  // x-message-ttl
 };
 
 struct PublishOptions {
@@ -76,6 +80,13 @@ struct Settings {
   std::string vhost = "/";
   int heartbeat_s = 15;
   int rpc_timeout_ms = 10000;
+  // TLS (config broker.tls.*): the server's certificate must chain to `tls_ca` and, with
+  // tls_verify, name `host`. Off: plain TCP.
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;  // optional client certificate and key
+  std::string tls_key;
+  bool tls_verify = true;
 };
 
 Settings settings_from(const BrokerConfig& config);
@@ -122,6 +133,9 @@ class Connection {
   void reject(std::uint64_t delivery_tag, bool requeue);
 
  private:
+  ::amqp_socket_t_* open_socket(const std::string& where);
+  void connect_socket(::amqp_socket_t_* socket, const std::string& where);
+  void log_in(const std::string& where);
   void check_rpc(const std::string& what);
   void handle_frame(const ::amqp_frame_t_& frame);
   void read_buffered_delivery(const ::amqp_frame_t_& frame);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "common/names.h"
 
 namespace tianyu {
 namespace {
@@ -43,6 +44,11 @@ std::vector<Field> fields_of(Config& c) {
       {"db.connect_timeout_s", &c.db.connect_timeout_s, {1, 3600}},
       {"db.read_timeout_s", &c.db.read_timeout_s, {1, 86400}},
       {"db.lock_wait_timeout_s", &c.db.lock_wait_timeout_s, {1, 3600}},
+      {"db.tls.enabled", &c.db.tls.enabled, {0, 1}},
+      {"db.tls.ca", &c.db.tls.ca, {}, {}, true},
+      {"db.tls.cert", &c.db.tls.cert, {}, {}, true},
+      {"db.tls.key", &c.db.tls.key, {}, {}, true},
+      {"db.tls.verify", &c.db.tls.verify, {0, 1}},
       {"broker.host", &c.broker.host},
       {"broker.port", &c.broker.port, {1, 65535}},
       {"broker.user", &c.broker.user},
@@ -50,6 +56,11 @@ std::vector<Field> fields_of(Config& c) {
       {"broker.vhost", &c.broker.vhost},
       {"broker.heartbeat_s", &c.broker.heartbeat_s, {0, 3600}},
       {"broker.rpc_timeout_ms", &c.broker.rpc_timeout_ms, {100, 600000}},
+      {"broker.tls.enabled", &c.broker.tls.enabled, {0, 1}},
+      {"broker.tls.ca", &c.broker.tls.ca, {}, {}, true},
+      {"broker.tls.cert", &c.broker.tls.cert, {}, {}, true},
+      {"broker.tls.key", &c.broker.tls.key, {}, {}, true},
+      {"broker.tls.verify", &c.broker.tls.verify, {0, 1}},
       {"manager.poll_interval_ms", &c.manager.poll_interval_ms, {1, 60000}},
       {"manager.claim_batch", &c.manager.claim_batch, {1, 10000}},
       {"manager.confirm_timeout_ms", &c.manager.confirm_timeout_ms, {100, 600000}},
@@ -78,13 +89,6 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-// Site and group names become queue names and directory names: keep them to a safe alphabet.
-bool is_identifier(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
-    return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
-  });
-}
-
 void check_string(const Field& f, const std::string& value, const std::string& origin) {
   if (value.empty() && !f.may_be_empty) {
     throw ConfigError(f.path, origin + ": field '" + f.path + "' must not be empty");
@@ -94,9 +98,10 @@ void check_string(const Field& f, const std::string& value, const std::string& o
     throw ConfigError(f.path, origin + ": field '" + f.path + "' is '" + value +
                                   "', expected one of: " + join(f.choices));
   }
-  if ((f.path == "site" || f.path == "group") && !is_identifier(value)) {
+  // Site and group names become queue and directory names (common/names.h).
+  if ((f.path == "site" || f.path == "group") && !is_valid_name(value)) {
     throw ConfigError(f.path, origin + ": field '" + f.path + "' is '" + value +
-                                  "', expected 1-64 characters of [A-Za-z0-9_.-]");
+                                  "', expected 1-64 characters of [a-z0-9_-]");
   }
 }
 
@@ -176,6 +181,31 @@ json parse_file(const std::filesystem::path& file) {
   }
 }
 
+// Checks that need more than one field, once the file and the environment are applied.
+void check_combination(const Config& c, const std::string& origin) {
+  // More unacked deliveries than workers would park messages behind busy workers, where
+  // another consumer cannot take them and their delivery timeout keeps running.
+  if (c.consumer.prefetch > c.consumer.workers) {
+    throw ConfigError("consumer.prefetch",
+                      origin + ": field 'consumer.prefetch' is " +
+                          std::to_string(c.consumer.prefetch) + ", more than consumer.workers (" +
+                          std::to_string(c.consumer.workers) + "); use at most workers, or 0");
+  }
+  for (const auto* side : {&c.db.tls, &c.broker.tls}) {
+    const std::string section = side == &c.db.tls ? "db" : "broker";
+    if (side->enabled && side->ca.empty()) {
+      throw ConfigError(section + ".tls.ca",
+                        origin + ": field '" + section + ".tls.ca' must name the CA file when " +
+                            section + ".tls.enabled is 1 (the server cannot be verified without)");
+    }
+    if (side->cert.empty() != side->key.empty()) {
+      throw ConfigError(section + (side->cert.empty() ? ".tls.cert" : ".tls.key"),
+                        origin + ": fields '" + section + ".tls.cert' and '" + section +
+                            ".tls.key' go together: set both or neither");
+    }
+  }
+}
+
 }  // namespace
 
 EnvLookup process_environment() {
@@ -214,6 +244,7 @@ Config load_config(const std::optional<std::filesystem::path>& file, const EnvLo
     const std::string var = env_name_for(f.path);
     if (auto value = env(var)) assign_from_env(f, var, *value);
   }
+  check_combination(config, file ? where(file) + " and the environment" : "the environment");
   return config;
 }
 

@@ -10,6 +10,27 @@
 
 namespace tianyu {
 
+// Transport encryption of one connection. Off unless `enabled`; with it on, the server's
+// certificate is checked against `ca` (and, with `verify`, its name against the host) so a
+// stolen address cannot pose as the server. `cert`/`key`: a client certificate, when the server
+// asks for one. Paths are read by the client library at connect time.
+struct TlsConfig {
+  int enabled = 0;     // 0 or 1 (an int so TIANYU_DB_TLS_ENABLED=1 reads like every int field)
+  std::string ca;      // PEM file of the certificate authority that signed the server's cert
+  std::string cert;    // optional client certificate (PEM)
+  std::string key;     // its private key (PEM)
+  int verify = 1;      // 1: the server's certificate must name the host we connected to
+};
+
+// The TLS fields of a client's settings (db::Settings, broker::Settings) from the configuration.
+template <class ClientSettings> void apply_tls(const TlsConfig& c, ClientSettings& s) {
+  s.tls = c.enabled != 0;
+  s.tls_ca = c.ca;
+  s.tls_cert = c.cert;
+  s.tls_key = c.key;
+  s.tls_verify = c.verify != 0;
+}
+
 struct DbConfig {
   std::string host = "127.0.0.1";
   int port = 33061;
@@ -19,6 +40,7 @@ struct DbConfig {
   int connect_timeout_s = 5;
   int read_timeout_s = 300;
   int lock_wait_timeout_s = 5;
+  TlsConfig tls;
 };
 
 struct BrokerConfig {
@@ -29,6 +51,7 @@ struct BrokerConfig {
   std::string vhost = "/";
   int heartbeat_s = 15;
   int rpc_timeout_ms = 10000;
+  TlsConfig tls;
 };
 
 struct LogConfig {
@@ -50,7 +73,7 @@ struct ManagerConfig {
 // tianyu-consumer: how much it runs at once and how long a claim lives without a heartbeat.
 struct ConsumerConfig {
   int workers = 2;       // worker threads, each with its own database connection
-  int prefetch = 0;      // unacked deliveries; 0 means equal to workers
+  int prefetch = 0;      // unacked deliveries, at most workers; 0 means equal to workers
   int lease_s = 30;      // a running process whose lease is this old is given to another
   std::string site_root; // empty: the site's root_path recorded in the database
 };

@@ -116,6 +116,28 @@ T parse_number(const std::string& text, std::size_t column) {
   return value;
 }
 
+// Connector/C++ 1.1 hands these to the MariaDB client library (libmariadb): a CA makes it
+// negotiate TLS, and sslVerify checks the server's chain and host name against that CA.
+void add_tls_options(sql::ConnectOptionsMap& options, const Settings& s) {
+  options["sslCA"] = sql::SQLString(s.tls_ca);
+  if (!s.tls_cert.empty()) {
+    options["sslCert"] = sql::SQLString(s.tls_cert);
+    options["sslKey"] = sql::SQLString(s.tls_key);
+  }
+  options["sslVerify"] = s.tls_verify;
+}
+
+// libmariadb falls back to a plain session when the server offers no TLS: refuse that, since
+// the operator asked for encryption. Bad TLS settings never fix themselves: not retryable.
+void require_encrypted_session(sql::Statement& stmt, const std::string& where) {
+  std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery("SHOW SESSION STATUS LIKE 'Ssl_cipher'"));
+  if (!rs->next() || rs->getString(2).length() == 0) {
+    throw DbError(0, "08000",
+                  where + ": db.tls.enabled is 1 but the server did not encrypt the session "
+                          "(is ssl enabled on the server?)");
+  }
+}
+
 }  // namespace
 
 bool DbError::connection_lost() const noexcept {
@@ -209,8 +231,17 @@ std::optional<std::string> Row::opt_str(std::size_t i) const {
 // ---------------------------------------------------------------------------- Connection
 
 Settings settings_from(const DbConfig& c) {
-  return Settings{c.host,       c.port,           c.user, c.password, c.name, c.connect_timeout_s,
-                  c.read_timeout_s, c.lock_wait_timeout_s};
+  Settings s;
+  s.host = c.host;
+  s.port = c.port;
+  s.user = c.user;
+  s.password = c.password;
+  s.database = c.name;
+  s.connect_timeout_s = c.connect_timeout_s;
+  s.read_timeout_s = c.read_timeout_s;
+  s.lock_wait_timeout_s = c.lock_wait_timeout_s;
+  apply_tls(c.tls, s);
+  return s;
 }
 
 Connection::Connection(Settings settings) : settings_(std::move(settings)) { open(); }
@@ -228,8 +259,9 @@ void Connection::open() {
   register_thread();
   statements_.clear();
   conn_.reset();
-  const std::string where = fmt::format("connecting to MariaDB at {}:{} as '{}'{}",
-                                        settings_.host, settings_.port, settings_.user,
+  const std::string where = fmt::format("connecting to MariaDB at {}:{}{} as '{}'{}",
+                                        settings_.host, settings_.port,
+                                        settings_.tls ? " with TLS" : "", settings_.user,
                                         settings_.database.empty()
                                             ? std::string()
                                             : fmt::format(" (database '{}')", settings_.database));
@@ -244,8 +276,10 @@ void Connection::open() {
     options["OPT_WRITE_TIMEOUT"] = settings_.read_timeout_s;
     options["OPT_RECONNECT"] = false;
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    if (settings_.tls) add_tls_options(options, settings_);
     conn_.reset(driver().connect(options));
     std::unique_ptr<sql::Statement> setup(conn_->createStatement());
+    if (settings_.tls) require_encrypted_session(*setup, where);
     // UTC everywhere, strict types, and the isolation a job queue wants (no gap locks).
     setup->execute("SET SESSION time_zone = '+00:00'");
     setup->execute(
@@ -254,6 +288,9 @@ void Connection::open() {
     setup->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     setup->execute(
         fmt::format("SET SESSION innodb_lock_wait_timeout = {}", settings_.lock_wait_timeout_s));
+  } catch (const DbError&) {
+    conn_.reset();
+    throw;
   } catch (const sql::SQLException& e) {
     conn_.reset();
     rethrow(e, where);

@@ -33,6 +33,7 @@ class DbError : public Error {
   bool connection_lost() const noexcept;
   // Also deadlock (1213) and lock wait timeout (1205): retry the whole transaction.
   bool retryable() const noexcept override;
+  bool transient_resource() const noexcept override { return retryable(); }  // lost, deadlocked
 
  private:
   int code_;
@@ -75,6 +76,13 @@ struct Settings {
   int connect_timeout_s = 5;
   int read_timeout_s = 300;
   int lock_wait_timeout_s = 5;
+  // TLS (config db.tls.*): when on, the session must be encrypted and the server's certificate
+  // must chain to `tls_ca` and name `host`; a plain or unverifiable server is refused.
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;  // optional client certificate and key
+  std::string tls_key;
+  bool tls_verify = true;  // false: encrypted, but the server is not authenticated (testing only)
 };
 
 Settings settings_from(const DbConfig& config);

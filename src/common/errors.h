@@ -4,13 +4,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "pipeline/failure.h"
+
 namespace tianyu {
 
-class Error : public std::runtime_error {
+// retryable() (from Failure) is true when repeating the same operation later may succeed
+// (lost connection, deadlock, a full disk).
+class Error : public Failure {
  public:
-  using std::runtime_error::runtime_error;
-  // True when repeating the same operation later may succeed (lost connection, deadlock).
-  virtual bool retryable() const noexcept { return false; }
+  using Failure::Failure;
 };
 
 // A configuration file or environment variable is wrong; `field` names it.

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
-#include "common/queues.h"
 
 namespace tianyu::process {
 namespace {
@@ -176,9 +176,9 @@ int expire_lost_dispatches(db::Connection& c, const std::vector<Dispatch>& lost)
     for (const auto& d : lost) {
       const bool spent = d.attempt - d.attempt_floor >= d.max_attempts;
       const std::string error = fmt::format(
-          "the message of attempt {} was lost (its queue {} held no ready message and no consumer "
-          "started it; dead-lettered after repeated hand-backs, or purged)",
-          d.attempt, queues::work_queue(d.site, d.group));
+          "the message of attempt {} was lost (its queue tianyu.work.{}.{} held no ready message "
+          "and no consumer started it; dead-lettered after repeated hand-backs, or purged)",
+          d.attempt, d.site, d.group);
       const auto n = c.execute(
           "UPDATE process SET state = ?, error = ?, finished_at = NOW(6) "
           "WHERE process_id = ? AND attempt = ? AND state = 'queued'",
@@ -197,21 +197,42 @@ int release_due_retries(db::Connection& c, int base_ms, int max_ms) {
   return static_cast<int>(c.execute(
       "UPDATE process SET state = 'ready', not_before = NOW(6) WHERE state = 'retry_wait' AND "
       "finished_at + INTERVAL LEAST(? * POW(2, GREATEST(CAST(attempt AS SIGNED) - "
-      "CAST(attempt_floor AS SIGNED) - 1, 0)), ?) * 1000 MICROSECOND <= NOW(6)",
+      "CAST(attempt_floor AS SIGNED) - 1, CAST(resource_waits AS SIGNED) - 1, 0)), ?) * 1000 MICROSECOND "
+      "<= NOW(6)",
       {std::int64_t{base_ms}, std::int64_t{max_ms}}));
 }
 
-bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
-           const std::string& consumer_id, int lease_s) {
-  bool claimed = false;
+std::optional<ClaimedProcess> start(db::Connection& c, std::uint64_t process_id,
+                                    std::uint32_t attempt, const std::string& consumer_id,
+                                    int lease_s, const std::string& site,
+                                    const std::string& group) {
+  std::optional<ClaimedProcess> claimed;
   with_retries(c, [&] {
-    claimed = c.execute(
-                  "UPDATE process SET state = 'running', lease_owner = ?, "
-                  "lease_until = NOW(6) + INTERVAL ? SECOND, started_at = NOW(6) "
-                  "WHERE process_id = ? AND attempt = ? AND "
-                  "(state = 'queued' OR (state = 'running' AND lease_owner = ?))",
-                  {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt},
-                   consumer_id}) > 0;
+    claimed.reset();
+    // The site and group are part of the claim itself, so no message can make this consumer
+    // run another group's process, even for the instant between a check and an UPDATE.
+    const auto n = c.execute(
+        "UPDATE process p JOIN process_group g ON g.group_id = p.group_id "
+        "JOIN site s ON s.site_id = g.site_id "
+        "SET p.state = 'running', p.lease_owner = ?, "
+        "p.lease_until = NOW(6) + INTERVAL ? SECOND, p.started_at = NOW(6) "
+        "WHERE p.process_id = ? AND p.attempt = ? AND s.name = ? AND g.name = ? AND "
+        "(p.state = 'queued' OR (p.state = 'running' AND p.lease_owner = ?))",
+        {consumer_id, std::int64_t{lease_s}, process_id, std::uint64_t{attempt}, site, group,
+         consumer_id});
+    if (n == 0) return;
+    // The row is ours now; its command and params never change after publishing.
+    const auto rows = c.query(
+        "SELECT p.command, p.params, s.name, g.name, p.max_attempts, p.attempt_floor "
+        "FROM process p JOIN process_group g ON g.group_id = p.group_id "
+        "JOIN site s ON s.site_id = g.site_id "
+        "WHERE p.process_id = ? AND p.attempt = ? AND p.state = 'running' AND p.lease_owner = ?",
+        {process_id, std::uint64_t{attempt}, consumer_id});
+    if (rows.empty()) return;  // swept between the two statements: not ours after all
+    const auto& r = rows.front();
+    claimed = ClaimedProcess{r.str(0), r.str(1), r.str(2), r.str(3),
+                             {static_cast<std::uint32_t>(r.u64(4)),
+                              static_cast<std::uint32_t>(r.u64(5))}};
   });
   return claimed;
 }
@@ -224,7 +245,7 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
     committed = false;
     const auto n = c.execute(
         "UPDATE process SET state = 'success', finished_at = NOW(6), lease_owner = NULL, "
-        "lease_until = NULL, error = NULL "
+        "lease_until = NULL, error = NULL, resource_waits = 0 "
         "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
         {process_id, std::uint64_t{attempt}, consumer_id});
     if (n == 0) return;  // fenced out: the transaction commits nothing
@@ -254,17 +275,19 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
 
 bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                     const std::string& consumer_id, const std::string& error, bool permanent,
-                    const Claim& claim) {
-  const bool spent = permanent || attempt - claim.attempt_floor >= claim.max_attempts;
+                    const AttemptBudget& budget, bool spends_attempt) {
+  const bool spent = permanent || (spends_attempt && attempt - budget.attempt_floor >= budget.max_attempts);
   bool committed = false;
   with_transaction(c, [&] {
     committed = false;
     const auto n = c.execute(
         "UPDATE process SET state = ?, finished_at = NOW(6), lease_owner = NULL, "
-        "lease_until = NULL, error = ? "
+        "lease_until = NULL, error = ?, attempt_floor = attempt_floor + ?, "
+        "resource_waits = IF(? = 1, resource_waits + 1, 0) "
         "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
-        {std::string(spent ? "failed" : "retry_wait"), clip(error), process_id,
-         std::uint64_t{attempt}, consumer_id});
+        {std::string(spent ? "failed" : "retry_wait"), clip(error),
+         std::uint64_t{spent || spends_attempt ? 0u : 1u}, std::uint64_t{spent || spends_attempt ? 0u : 1u},
+         process_id, std::uint64_t{attempt}, consumer_id});
     if (n == 0) return;
     if (spent) {
       cancel_descendants(c, process_id, fmt::format("dependency {} failed: {}", process_id, error));
@@ -274,26 +297,71 @@ bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t a
   return committed;
 }
 
-void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::string& error) {
+bool fail_unrunnable(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                     const std::string& consumer_id, const std::string& error) {
+  bool moved = false;
   with_transaction(c, [&] {
-    const auto n = c.execute(
-        "UPDATE process SET state = 'failed', finished_at = NOW(6), lease_owner = NULL, "
-        "lease_until = NULL, error = ? WHERE process_id = ? AND state IN ('queued', 'running')",
-        {clip(error), process_id});
-    if (n > 0) {
+    moved = c.execute(
+                "UPDATE process SET state = 'failed', finished_at = NOW(6), lease_owner = NULL, "
+                "lease_until = NULL, error = ? WHERE process_id = ? AND attempt = ? AND "
+                "((state = 'running' AND lease_owner = ?) OR state = 'queued')",
+                {clip(error), process_id, std::uint64_t{attempt}, consumer_id}) > 0;
+    if (moved) {
       cancel_descendants(c, process_id, fmt::format("dependency {} failed: {}", process_id, error));
     }
   });
+  return moved;
 }
 
-int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
-                 const std::vector<std::uint64_t>& running) {
-  if (running.empty()) return 0;
-  return static_cast<int>(c.execute(
-      fmt::format("UPDATE process SET lease_until = NOW(6) + INTERVAL ? SECOND "
-                  "WHERE state = 'running' AND lease_owner = ? AND process_id IN ({})",
-                  id_list(running)),
-      {std::int64_t{lease_s}, consumer_id}));
+namespace {
+
+// The rows of `running` still running under `consumer_id` at exactly their attempt, read by
+// `select` (a primary-key lookup, so a locking read locks only these rows).
+std::set<AttemptKey> still_ours(db::Connection& c, const std::string& select,
+                                const std::string& consumer_id,
+                                const std::vector<AttemptKey>& running) {
+  const std::set<AttemptKey> wanted(running.begin(), running.end());
+  std::set<AttemptKey> ours;
+  for (const auto& r : c.query(select, {consumer_id})) {
+    const AttemptKey key{r.u64(0), static_cast<std::uint32_t>(r.u64(1))};
+    if (wanted.count(key)) ours.insert(key);
+  }
+  return ours;
+}
+
+}  // namespace
+
+LeaseRenewal renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
+                          const std::vector<AttemptKey>& running) {
+  LeaseRenewal result;
+  if (running.empty()) return result;
+  std::vector<std::uint64_t> ids;
+  for (const auto& key : running) ids.push_back(key.first);
+  const std::string select = fmt::format(
+      "SELECT process_id, attempt FROM process WHERE process_id IN ({}) AND state = 'running' "
+      "AND lease_owner = ?", id_list(ids));
+  // A consistent (non-locking) read never waits on a committing worker's row lock; a row
+  // being committed still reads as running here, so it is not taken for lost.
+  std::set<AttemptKey> held;
+  with_retries(c, [&] { held = still_ours(c, select, consumer_id, running); });
+  // Renew only the rows nobody holds locked, in a short transaction of its own: the UPDATE
+  // then never queues behind a worker's success transaction.
+  std::set<AttemptKey> free;
+  with_transaction(c, [&] {
+    free = still_ours(c, select + " FOR UPDATE SKIP LOCKED", consumer_id, running);
+    if (free.empty()) return;
+    std::vector<std::uint64_t> renew;
+    for (const auto& key : free) renew.push_back(key.first);
+    c.execute(fmt::format("UPDATE process SET lease_until = NOW(6) + INTERVAL ? SECOND "
+                          "WHERE process_id IN ({}) AND state = 'running' AND lease_owner = ?",
+                          id_list(renew)),
+              {std::int64_t{lease_s}, consumer_id});
+  });
+  result.renewed.assign(free.begin(), free.end());
+  for (const auto& key : running) {
+    if (!held.count(key) && !free.count(key)) result.lost.push_back(key);
+  }
+  return result;
 }
 
 const char* const kNeedsSuccessOfCte =

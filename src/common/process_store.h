@@ -14,7 +14,8 @@
 
 namespace tianyu::process {
 
-// A process handed to the broker: everything its message carries.
+// A process handed to the broker. Its message carries only (process_id, attempt); the rest
+// names its queue and budget for the manager.
 struct Dispatch {
   std::uint64_t process_id = 0;
   std::uint32_t attempt = 0;
@@ -57,35 +58,66 @@ int release_due_retries(db::Connection& c, int base_ms, int max_ms);
 
 // ---- consumer side
 
-struct Claim {
+// The attempt budget of a process: attempts left = max_attempts - (attempt - attempt_floor).
+struct AttemptBudget {
   std::uint32_t max_attempts = 0;
   std::uint32_t attempt_floor = 0;
 };
-// queued -> running under this consumer's lease (one autocommit UPDATE). false: not ours to
-// run (already claimed, finished, or a stale attempt): ack the message and drop it. Running
+
+// What the claimed row says to run. The consumer runs this, never what a broker message says:
+// a message only names (process, attempt), and anyone with broker credentials can write one.
+struct ClaimedProcess {
+  std::string command;
+  std::string params;  // JSON text
+  std::string site;
+  std::string group;
+  AttemptBudget budget;
+};
+
+// queued -> running under this consumer's lease, in ONE UPDATE fenced by the attempt AND by
+// the process's site and group being `site`/`group` (this consumer's own): a message for
+// another group's process claims nothing. nullopt: not ours to run (another site or group,
+// already claimed, finished, or a stale attempt): settle the message and run nothing. Running
 // under this very consumer also counts as started: the UPDATE may have committed while the
-// connection died before its reply, and the retry must not disown the process (its lease
-// would then be renewed by nobody's step and the process never end).
-bool start(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
-                           const std::string& consumer_id, int lease_s);
+// connection died before its reply, and the retry must not disown the process.
+std::optional<ClaimedProcess> start(db::Connection& c, std::uint64_t process_id,
+                                    std::uint32_t attempt, const std::string& consumer_id,
+                                    int lease_s, const std::string& site, const std::string& group);
 // In one transaction: fenced running -> success, the step's own writes, and the dependents'
 // pending counters. Returns false when fenced out (the lease was lost): nothing is written.
-// `children_ready` tells whether any dependent became ready.
+// `children_ready` tells whether any dependent became ready. A DbError from `writes` that a
+// retry cannot fix (a constraint or data error) is thrown at once, unretried.
 bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                     const std::string& consumer_id,
                     const std::function<void(db::Connection&)>& writes, bool* children_ready);
 // Fenced running -> retry_wait, or failed (with dependents cancelled) when `permanent` or the
 // attempt budget is spent. Returns false when fenced out.
+// `spends_attempt` false (a transient resource fault: a full disk, an I/O error) retries the
+// process without counting the attempt against its budget (attempt_floor is raised): the night
+// waits for the resource instead of being cancelled.
 bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                     const std::string& consumer_id, const std::string& error, bool permanent,
-                    const Claim& claim);
-// Marks a process failed whatever its attempt (for a message that names an unknown command or
-// cannot be decoded) and cancels its dependents.
-void fail_unrunnable(db::Connection& c, std::uint64_t process_id, const std::string& error);
-// Extends this consumer's leases on the processes its workers are running now (only those: a
-// lease on anything else would keep an orphan alive).
-int renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
-                 const std::vector<std::uint64_t>& running);
+                    const AttemptBudget& budget, bool spends_attempt = true);
+// Fails a process that cannot run (its command is unknown here, its params are not JSON) and
+// cancels its dependents; fenced like every other write: only this attempt, and only while it
+// runs under `consumer_id` (or, never claimed, is queued at exactly this attempt). Returns
+// whether it moved the row.
+bool fail_unrunnable(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                     const std::string& consumer_id, const std::string& error);
+
+using AttemptKey = std::pair<std::uint64_t, std::uint32_t>;  // (process_id, attempt)
+struct LeaseRenewal {
+  std::vector<AttemptKey> renewed;
+  // No longer running under this consumer at that attempt (expired and swept, or taken by a
+  // later attempt): its step must stop.
+  std::vector<AttemptKey> lost;
+};
+// Extends this consumer's leases on the attempts its workers are running now (only those: a
+// lease on anything else would keep an orphan alive) and says which are lost. A row another
+// session holds locked (a worker committing it) is skipped, neither waited for nor lost: it is
+// renewed next time, or its commit ends it.
+LeaseRenewal renew_leases(db::Connection& c, const std::string& consumer_id, int lease_s,
+                          const std::vector<AttemptKey>& running);
 
 // ---- shared
 

@@ -1,32 +1,99 @@
 #include "common/queues.h"
 
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "common/names.h"
 
 namespace tianyu::queues {
+namespace {
+
+void set_caps(broker::QueueOptions& options, std::int64_t max_length, std::optional<std::int64_t> ttl_ms) {
+  options.max_length = max_length;
+  options.message_ttl_ms = ttl_ms;
+}
+
+// Declares a queue; when the broker refuses because an earlier version declared it with other
+// arguments (PRECONDITION_FAILED) and it is empty, deletes and redeclares it.
+void declare_replacing_if_empty(broker::Connection& c, const std::string& name,
+                                const broker::QueueOptions& options) {
+  try {
+    c.declare_queue(name, options);
+  } catch (const broker::BrokerError& e) {
+    if (e.connection_lost()) throw;
+    const auto waiting = c.message_count(name);
+    if (waiting > 0) {
+      spdlog::error("queue '{}' was declared with other arguments and holds {} messages: it "
+                    "keeps its old arguments until an operator drains it ({})",
+                    name, waiting, e.what());
+      return;
+    }
+    c.delete_queue(name);
+    c.declare_queue(name, options);
+  }
+}
+
+}  // namespace
 
 std::string work_queue(std::string_view site, std::string_view group) {
+  require_valid_name("site", site);
+  require_valid_name("group", group);
   return fmt::format("tianyu.work.{}.{}", site, group);
 }
 
-void declare_work_queue(broker::Connection& c, std::string_view site, std::string_view group) {
+broker::QueueOptions dead_letter_options() {
+  broker::QueueOptions options;
+  options.dead_letter_exchange = kOverflowExchange;
+  set_caps(options, kDeadLetterMaxMessages, kDeadLetterTtlMs);
+  return options;
+}
+
+void declare_dead_letters(broker::Connection& c) {
+  c.declare_exchange(kOverflowExchange, "fanout");
+  broker::QueueOptions overflow;
+  set_caps(overflow, kOverflowMaxMessages, std::nullopt);
+  declare_replacing_if_empty(c, kOverflowQueue, overflow);
+  c.bind_queue(kOverflowQueue, kOverflowExchange, "");
   c.declare_exchange(kDeadLetterExchange, "fanout");
-  c.declare_queue(kDeadLetterQueue);
+  declare_replacing_if_empty(c, kDeadLetterQueue, dead_letter_options());
   c.bind_queue(kDeadLetterQueue, kDeadLetterExchange, "");
+}
+
+void retire_uncapped_dead_letters(broker::Connection& c) {
+  std::uint32_t waiting = 0;
+  try {
+    waiting = c.message_count(kUncappedDeadLetterQueue);
+  } catch (const broker::BrokerError& e) {
+    if (e.connection_lost()) throw;
+    return;  // NOT_FOUND: already retired (the channel was re-opened)
+  }
+  if (waiting == 0) {
+    c.delete_queue(kUncappedDeadLetterQueue);
+    spdlog::info("deleted the empty uncapped dead-letter queue '{}' (replaced by '{}')",
+                 kUncappedDeadLetterQueue, kDeadLetterQueue);
+    return;
+  }
+  spdlog::warn("the uncapped dead-letter queue '{}' holds {} messages; inspect and purge it "
+               "(new dead letters also go to the capped '{}'), then it is deleted",
+               kUncappedDeadLetterQueue, waiting, kDeadLetterQueue);
+}
+
+void declare_work_queue(broker::Connection& c, std::string_view site, std::string_view group) {
+  const std::string queue = work_queue(site, group);  // validates the names first
+  declare_dead_letters(c);
   broker::QueueOptions options;
   options.quorum = true;
   options.dead_letter_exchange = kDeadLetterExchange;
   options.delivery_limit = kDeliveryLimit;
-  c.declare_queue(work_queue(site, group), options);
+  c.declare_queue(queue, options);
 }
 
 std::string encode(const ProcessMessage& m) {
-  return nlohmann::json{{"process_id", m.process_id}, {"attempt", m.attempt},
-                        {"command", m.command},       {"params", m.params},
-                        {"site", m.site},             {"group", m.group},
-                        {"max_attempts", m.max_attempts}, {"attempt_floor", m.attempt_floor}}
-      .dump();
+  return nlohmann::json{{"process_id", m.process_id}, {"attempt", m.attempt}}.dump();
 }
 
 ProcessMessage decode(std::string_view body) {
@@ -37,38 +104,41 @@ ProcessMessage decode(std::string_view body) {
     throw InputError(fmt::format("message is not valid JSON: {}", e.what()));
   }
   if (!j.is_object()) throw InputError("message is not a JSON object");
-  auto require = [&](const char* field, auto&& valid, const char* expected) -> const nlohmann::json& {
+  for (const auto& [field, value] : j.items()) {
+    if (field != "process_id" && field != "attempt") {
+      throw InputError(fmt::format("message has unknown field '{}' (a message carries only "
+                                   "process_id and attempt)", field));
+    }
+  }
+  auto require_uint = [&](const char* field, std::uint64_t max) {
     if (!j.contains(field)) throw InputError(fmt::format("message has no '{}' field", field));
     const auto& v = j.at(field);
-    if (!valid(v)) {
-      throw InputError(fmt::format("message field '{}' must be {}, got {}", field, expected,
-                                   v.dump()));
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max) {
+      throw InputError(fmt::format("message field '{}' must be an unsigned integer up to {}, got {}",
+                                   field, max, v.dump()));
     }
-    return v;
+    return v.get<std::uint64_t>();
   };
-  const auto is_uint = [](const nlohmann::json& v) { return v.is_number_unsigned(); };
-  const auto is_string = [](const nlohmann::json& v) { return v.is_string(); };
   ProcessMessage m;
-  m.process_id = require("process_id", is_uint, "an unsigned integer").get<std::uint64_t>();
-  m.attempt = require("attempt", is_uint, "an unsigned integer").get<std::uint32_t>();
-  m.command = require("command", is_string, "a string").get<std::string>();
-  m.params = require("params", [](const nlohmann::json& v) { return v.is_object(); }, "an object");
-  if (j.contains("site") && j["site"].is_string()) m.site = j["site"];
-  if (j.contains("group") && j["group"].is_string()) m.group = j["group"];
-  m.max_attempts = require("max_attempts", is_uint, "an unsigned integer").get<std::uint32_t>();
-  m.attempt_floor = require("attempt_floor", is_uint, "an unsigned integer").get<std::uint32_t>();
+  m.process_id = require_uint("process_id", UINT64_MAX);
+  m.attempt = static_cast<std::uint32_t>(require_uint("attempt", UINT32_MAX));
   return m;
 }
 
-std::optional<std::uint64_t> peek_process_id(std::string_view body) {
+std::optional<ProcessMessage> peek(std::string_view body) {
   try {
     const auto j = nlohmann::json::parse(body);
-    if (j.is_object() && j.contains("process_id") && j["process_id"].is_number_unsigned()) {
-      return j["process_id"].get<std::uint64_t>();
+    if (!j.is_object()) return std::nullopt;
+    const auto id = j.find("process_id");
+    const auto attempt = j.find("attempt");
+    if (id == j.end() || attempt == j.end() || !id->is_number_unsigned() ||
+        !attempt->is_number_unsigned() || attempt->get<std::uint64_t>() > UINT32_MAX) {
+      return std::nullopt;
     }
-  } catch (...) {
+    return ProcessMessage{id->get<std::uint64_t>(), attempt->get<std::uint32_t>()};
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
   }
-  return std::nullopt;
 }
 
 std::string message_id(std::uint64_t process_id, std::uint32_t attempt) {

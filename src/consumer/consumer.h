@@ -3,8 +3,10 @@
 // thread-safe and services heartbeats only inside its calls), takes deliveries with a prefetch
 // bounded by the worker count, and performs every ack, reject and kick; N worker threads, each
 // with its own database connection, claim and run the steps; a heartbeat thread renews the
-// leases of running processes. A message is acked only after the step's outputs and its final
-// state were committed (or it was found not ours to run).
+// leases of running processes and stops a step whose lease was lost. A message names only
+// (process, attempt): the claim is fenced by attempt and by this consumer's site and group,
+// and the step run is the one the row says. A message is acked only after the step's outputs
+// and its final state were committed (or it was found not ours to run).
 #include <atomic>
 #include <filesystem>
 #include <string>

@@ -1,11 +1,12 @@
 #include "manager/manager.h"
 
+#include <optional>
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/errors.h"
 #include "common/queues.h"
 
 namespace tianyu::manager {
@@ -25,6 +26,9 @@ void Manager::ensure_connected() {
     auto b = std::make_unique<broker::Connection>(broker::settings_from(config_.broker),
                                                   "tianyu-manager " + id_);
     b->enable_confirms();
+    // Before any consume: a missing legacy queue re-opens the channel, which would end them.
+    queues::declare_dead_letters(*b);
+    queues::retire_uncapped_dead_letters(*b);
     b->declare_exchange(queues::kKickExchange, "fanout");
     const std::string kick_queue = "tianyu.kick." + id_;
     broker::QueueOptions kick;
@@ -34,18 +38,36 @@ void Manager::ensure_connected() {
     b->declare_queue(kick_queue, kick);
     b->bind_queue(kick_queue, queues::kKickExchange, "");
     b->consume(kick_queue, 1000);
+    b->consume(queues::kOverflowQueue, 1000);
     broker_ = std::move(b);
     declared_queues_.clear();
     spdlog::info("connected to RabbitMQ {}:{}", config_.broker.host, config_.broker.port);
   }
 }
 
+namespace {
+
+// The work queue of a dispatch; nullopt (logged) for a site or group name recorded before
+// names were validated, which no queue can carry unambiguously: it stays queued for an
+// operator instead of stopping every other dispatch.
+std::optional<std::string> queue_of(const process::Dispatch& d) {
+  try {
+    return queues::work_queue(d.site, d.group);
+  } catch (const InputError& e) {
+    spdlog::error("process {} cannot be dispatched: {}", d.process_id, e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
 void Manager::expire_lost_dispatches() {
   const auto stale = process::long_queued(*db_, seconds(config_.manager.lost_dispatch_s), 1000);
   if (stale.empty()) return;
   std::map<std::string, std::vector<process::Dispatch>> by_queue;
   for (const auto& d : stale) {
-    if (!in_flight_processes_.count(d.process_id)) by_queue[queues::work_queue(d.site, d.group)].push_back(d);
+    if (in_flight_processes_.count(d.process_id)) continue;
+    if (const auto queue = queue_of(d)) by_queue[*queue].push_back(d);
   }
   // A backlog hides a lost message until it drains; with none, every published message of
   // the queue is in a consumer's hands, and a consumer starts what it holds at once.
@@ -67,10 +89,12 @@ void Manager::expire_lost_dispatches() {
 void Manager::publish(const std::vector<process::Dispatch>& batch) {
   for (const auto& d : batch) {
     if (in_flight_processes_.count(d.process_id)) continue;  // its publish is unconfirmed yet
-    const std::string queue = queues::work_queue(d.site, d.group);
+    const auto found = queue_of(d);
+    if (!found) continue;
+    const std::string& queue = *found;
     if (declared_queues_.insert(queue).second) queues::declare_work_queue(*broker_, d.site, d.group);
-    queues::ProcessMessage m{d.process_id, d.attempt,   d.command,      nlohmann::json::parse(d.params),
-                             d.site,       d.group,     d.max_attempts, d.attempt_floor};
+    // Only (process, attempt): the consumer runs what the row it claims says.
+    const queues::ProcessMessage m{d.process_id, d.attempt};
     broker::PublishOptions options;
     options.message_id = queues::message_id(d.process_id, d.attempt);
     in_flight_[broker_->publish("", queue, queues::encode(m), options)] = {d.process_id, d.attempt};
@@ -130,12 +154,44 @@ bool Manager::cycle() {
 
 void Manager::wait_for_kick(milliseconds timeout) {
   // Confirms that arrive meanwhile are read by next_delivery and settled right after.
-  auto kick = broker_->next_delivery(timeout);
-  while (kick) {
-    broker_->ack(kick->delivery_tag);
-    kick = broker_->next_delivery(milliseconds(0));  // coalesce a burst of kicks into one cycle
+  std::map<std::string, std::uint64_t> dropped;  // work queue -> dead letters the cap dropped
+  std::vector<std::uint64_t> overflow_tags;
+  auto delivery = broker_->next_delivery(timeout);
+  while (delivery) {
+    if (delivery->exchange == queues::kOverflowExchange) {
+      ++dropped[delivery->routing_key];
+      overflow_tags.push_back(delivery->delivery_tag);
+    } else {
+      broker_->ack(delivery->delivery_tag);  // a kick
+    }
+    delivery = broker_->next_delivery(milliseconds(0));  // coalesce a burst into one cycle
+  }
+  if (!dropped.empty()) {
+    try {
+      count_dropped_dead_letters(dropped);
+    } catch (...) {
+      for (auto tag : overflow_tags) broker_->reject(tag, /*requeue=*/true);  // counted later
+      throw;
+    }
+    // Acked only once counted: a crash before this recounts, never loses a count.
+    for (auto tag : overflow_tags) broker_->ack(tag);
   }
   settle_confirms(milliseconds(0));
+}
+
+void Manager::count_dropped_dead_letters(const std::map<std::string, std::uint64_t>& dropped) {
+  std::uint64_t total = 0;
+  process::with_transaction(*db_, [&] {
+    total = 0;
+    for (const auto& [queue, n] : dropped) {
+      db_->execute("INSERT INTO dead_letter_overflow (source_queue, dropped) VALUES (?, ?) "
+                   "ON DUPLICATE KEY UPDATE dropped = dropped + VALUES(dropped), last_at = NOW(6)",
+                   {queue, n});
+      total += n;
+    }
+  });
+  spdlog::warn("the capped dead-letter queue '{}' dropped {} dead letters (counted in "
+               "dead_letter_overflow)", queues::kDeadLetterQueue, total);
 }
 
 void Manager::run(const std::atomic<int>& stop_requests) {

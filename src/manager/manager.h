@@ -7,6 +7,8 @@
 // when it stays queued while its queue holds nothing: that attempt counts as failed. Consumers kick
 // it through a fanout exchange when they make dependents ready, so a DAG level costs a message
 // round trip rather than a poll interval. Restarted servers cost progress, never correctness.
+// The manager also drains the overflow of the capped dead-letter queue (queues.h) and counts
+// each dropped dead letter in the table dead_letter_overflow.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -32,7 +34,9 @@ class Manager {
   bool cycle();  // one claim/publish/relay/sweep round; true when there may be more work
   void publish(const std::vector<process::Dispatch>& batch);
   void settle_confirms(std::chrono::milliseconds timeout);
+  // Waits for a kick; also counts the dead letters the capped dead-letter queue dropped.
   void wait_for_kick(std::chrono::milliseconds timeout);
+  void count_dropped_dead_letters(const std::map<std::string, std::uint64_t>& dropped);
   void expire_lost_dispatches();
 
   Config config_;

@@ -1,11 +1,15 @@
 #include "pipeline/fits_io.h"
-#include "pipeline/temp_name.h"
 
 #include <fitsio.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
+#include <system_error>
+
+#include "pipeline/atomic_file.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -20,6 +24,46 @@ std::string status_text(int status) {
   char text[FLEN_STATUS] = {0};
   fits_get_errstatus(status, text);
   return text;
+}
+
+// CFITSIO statuses that report a failed operating-system call: errno at that call says why
+// (CFITSIO's status alone does not tell a full disk from a bad path).
+bool from_the_system(int status) {
+  switch (status) {
+    case TOO_MANY_FILES:
+    case FILE_NOT_OPENED:
+    case FILE_NOT_CREATED:
+    case WRITE_ERROR:
+    case READ_ERROR:
+    case FILE_NOT_CLOSED:
+    case MEMORY_ALLOCATION:
+      return true;
+    default:
+      return false;
+  }
+}
+
+FitsError fits_error(const std::filesystem::path& path, const std::string& what, int status, int error) {
+  std::string text = path.string() + ": " + what + ": " + status_text(status);
+  if (!from_the_system(status)) return FitsError(text);
+  // CFITSIO's own table of open files being full is as transient as the system's.
+  const bool transient = transient_errno(error) || status == TOO_MANY_FILES;
+  if (error != 0) {
+    text += " (" + std::generic_category().message(error) + ", errno " + std::to_string(error) + ")";
+  }
+  text += transient ? "; transient, a retry can help" : "";
+  return FitsError(text, transient);
+}
+
+// Runs one CFITSIO call with a fresh errno and reads errno right after it, before any other
+// call can overwrite it.
+template <typename Call>
+void fits_call(const std::filesystem::path& path, const std::string& what, Call&& call) {
+  errno = 0;
+  int status = 0;
+  call(status);
+  const int error = errno;
+  if (status != 0) throw fits_error(path, what, status, error);
 }
 
 class FitsFile {
@@ -46,29 +90,53 @@ class FitsFile {
   fitsfile* f_ = nullptr;
 };
 
-void check(int status, const std::filesystem::path& path, const std::string& what) {
-  if (status != 0) {
-    throw FitsError(path.string() + ": " + what + ": " + status_text(status));
-  }
-}
-
 void write_card(fitsfile* f, const HeaderCard& card, const std::filesystem::path& path) {
-  int status = 0;
   char* key = const_cast<char*>(card.key.c_str());
   char* comment = const_cast<char*>(card.comment.c_str());
-  if (const auto* s = std::get_if<std::string>(&card.value)) {
-    fits_update_key(f, TSTRING, key, const_cast<char*>(s->c_str()), comment, &status);
-  } else if (const auto* d = std::get_if<double>(&card.value)) {
-    double v = *d;
-    fits_update_key(f, TDOUBLE, key, &v, comment, &status);
-  } else if (const auto* i = std::get_if<long long>(&card.value)) {
-    LONGLONG v = *i;
-    fits_update_key(f, TLONGLONG, key, &v, comment, &status);
+  fits_call(path, "writing header keyword " + card.key, [&](int& status) {
+    if (const auto* s = std::get_if<std::string>(&card.value)) {
+      fits_update_key(f, TSTRING, key, const_cast<char*>(s->c_str()), comment, &status);
+    } else if (const auto* d = std::get_if<double>(&card.value)) {
+      double v = *d;
+      fits_update_key(f, TDOUBLE, key, &v, comment, &status);
+    } else if (const auto* i = std::get_if<long long>(&card.value)) {
+      LONGLONG v = *i;
+      fits_update_key(f, TLONGLONG, key, &v, comment, &status);
+    } else {
+      int v = std::get<bool>(card.value) ? 1 : 0;
+      fits_update_key(f, TLOGICAL, key, &v, comment, &status);
+    }
+  });
+}
+
+// Writes the whole FITS file at `temp` (the name CFITSIO creates); errors name `path`.
+void write_fits_file(const std::filesystem::path& temp, const std::filesystem::path& path,
+                     const Image& image, const Header& header, PixelType type) {
+  std::lock_guard lock(fits_mutex());
+  FitsFile f;
+  // CFITSIO takes char paths (wchar_t on Windows).
+  fits_call(path, "creating " + temp.filename().string(),
+            [&](int& status) { fits_create_file(f.out(), temp.string().c_str(), &status); });
+  long axes[2] = {image.width, image.height};
+  fits_call(path, "creating the image HDU", [&](int& status) {
+    fits_create_img(f.get(), type == PixelType::uint16 ? USHORT_IMG : FLOAT_IMG, 2, axes, &status);
+  });
+  for (const auto& card : header) write_card(f.get(), card, path);
+  const auto n = static_cast<LONGLONG>(image.pixels.size());
+  if (type == PixelType::uint16) {
+    std::vector<unsigned short> counts(image.pixels.size());
+    std::transform(image.pixels.begin(), image.pixels.end(), counts.begin(), [](float v) {
+      return static_cast<unsigned short>(std::clamp(std::lround(v), 0L, 65535L));
+    });
+    fits_call(path, "writing pixels",
+              [&](int& status) { fits_write_img(f.get(), TUSHORT, 1, n, counts.data(), &status); });
   } else {
-    int v = std::get<bool>(card.value) ? 1 : 0;
-    fits_update_key(f, TLOGICAL, key, &v, comment, &status);
+    fits_call(path, "writing pixels", [&](int& status) {
+      fits_write_img(f.get(), TFLOAT, 1, n, const_cast<float*>(image.pixels.data()), &status);
+    });
   }
-  check(status, path, "writing header keyword " + card.key);
+  // CFITSIO buffers: a full disk often shows only when the buffers are flushed at close.
+  fits_call(path, "closing", [&](int& status) { status = f.close(); });
 }
 
 }  // namespace
@@ -79,84 +147,137 @@ void write_fits(const std::filesystem::path& path, const Image& image, const Hea
       image.pixels.size() != static_cast<std::size_t>(image.width) * image.height) {
     throw FitsError(path.string() + ": image has inconsistent dimensions");
   }
-  std::string tmp_name = ".";
-  tmp_name += path.filename().string();
-  tmp_name += ".tmp";
-  tmp_name += unique_temp_suffix();
-  const auto tmp = path.parent_path() / tmp_name;
-  std::filesystem::remove(tmp);
-  {
-    std::lock_guard lock(fits_mutex());
-    FitsFile f;
-    int status = 0;
-    fits_create_file(f.out(), tmp.string().c_str(), &status);  // CFITSIO takes char paths (wchar_t on Windows)
-    check(status, path, "creating");
-    long axes[2] = {image.width, image.height};
-    fits_create_img(f.get(), type == PixelType::uint16 ? USHORT_IMG : FLOAT_IMG, 2, axes, &status);
-    check(status, path, "creating the image HDU");
-    for (const auto& card : header) write_card(f.get(), card, path);
-    const auto n = static_cast<LONGLONG>(image.pixels.size());
-    if (type == PixelType::uint16) {
-      std::vector<unsigned short> counts(image.pixels.size());
-      std::transform(image.pixels.begin(), image.pixels.end(), counts.begin(), [](float v) {
-        return static_cast<unsigned short>(std::clamp(std::lround(v), 0L, 65535L));
-      });
-      fits_write_img(f.get(), TUSHORT, 1, n, counts.data(), &status);
-    } else {
-      fits_write_img(f.get(), TFLOAT, 1, n, const_cast<float*>(image.pixels.data()), &status);
-    }
-    check(status, path, "writing pixels");
-    check(f.close(), path, "closing");
+  const auto temp = temp_path_beside(path);
+  try {
+    write_fits_file(temp, path, image, header, type);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    throw;
   }
-  std::filesystem::rename(tmp, path);
+  try {
+    publish_temp_file(temp, path);
+  } catch (const FitsError&) {
+    throw;
+  } catch (const FileError& e) {
+    throw FitsError(e.what(), e.retryable());  // callers catch FitsError for every FITS file fault
+  }
 }
 
 namespace {
 
-// Opens the primary image and checks it is a non-empty 2-D image; returns its size.
+void require_axis(const std::filesystem::path& path, const char* card, long value) {
+  if (value <= 0 || value > kMaxAxisPixels) {
+    throw FitsError(path.string() + ": " + card + " = " + std::to_string(value) +
+                    " is outside 1.." + std::to_string(kMaxAxisPixels) + " pixels");
+  }
+}
+
+// The header's pixels must lie inside the file: a truncated file (or a header that claims far
+// more than was written) is refused before anything the size of the image is allocated.
+void require_pixels_in_file(FitsFile& f, const std::filesystem::path& path, long width, long height) {
+  int compressed = 0, bitpix = 0;
+  LONGLONG head = 0, data = 0, end = 0;
+  fits_call(path, "reading BITPIX", [&](int& status) {
+    compressed = fits_is_compressed_image(f.get(), &status);
+    fits_get_img_type(f.get(), &bitpix, &status);
+    fits_get_hduaddrll(f.get(), &head, &data, &end, &status);
+  });
+  if (compressed) return;  // tile-compressed: the table's rows are checked by CFITSIO as read
+  const LONGLONG bytes = static_cast<LONGLONG>(width) * height * (std::abs(bitpix) / 8);
+  const LONGLONG file_size = f.get()->Fptr->logfilesize;  // uncompressed size, also for .gz
+  if (data + bytes > file_size) {
+    throw FitsError(path.string() + ": the header (NAXIS1 = " + std::to_string(width) +
+                    ", NAXIS2 = " + std::to_string(height) + ", BITPIX = " + std::to_string(bitpix) +
+                    ") needs " + std::to_string(data + bytes) + " bytes but the file has " +
+                    std::to_string(file_size) + ": truncated");
+  }
+}
+
+// Opens the primary image and checks it is a 2-D image of a sane size whose pixels are all in
+// the file; returns its size.
 std::pair<long, long> open_image(FitsFile& f, const std::filesystem::path& path) {
-  int status = 0;
-  fits_open_image(f.out(), path.string().c_str(), READONLY, &status);
-  check(status, path, "opening as a FITS image");
+  fits_call(path, "opening as a FITS image", [&](int& status) {
+    fits_open_image(f.out(), path.string().c_str(), READONLY, &status);
+  });
   int naxis = 0;
-  long axes[3] = {0, 0, 0};
-  fits_get_img_dim(f.get(), &naxis, &status);
-  check(status, path, "reading NAXIS");
+  long axes[2] = {0, 0};
+  fits_call(path, "reading NAXIS", [&](int& status) { fits_get_img_dim(f.get(), &naxis, &status); });
   if (naxis != 2) {
     throw FitsError(path.string() + ": NAXIS is " + std::to_string(naxis) + ", expected a 2-D image");
   }
-  fits_get_img_size(f.get(), 2, axes, &status);
-  check(status, path, "reading NAXIS1/NAXIS2");
-  if (axes[0] <= 0 || axes[1] <= 0) throw FitsError(path.string() + ": the image HDU is empty");
+  fits_call(path, "reading NAXIS1/NAXIS2",
+            [&](int& status) { fits_get_img_size(f.get(), 2, axes, &status); });
+  require_axis(path, "NAXIS1", axes[0]);
+  require_axis(path, "NAXIS2", axes[1]);
+  if (static_cast<long long>(axes[0]) * axes[1] > kMaxImagePixels) {
+    throw FitsError(path.string() + ": NAXIS1 x NAXIS2 = " + std::to_string(axes[0]) + " x " +
+                    std::to_string(axes[1]) + " is more than " + std::to_string(kMaxImagePixels) +
+                    " pixels");
+  }
+  require_pixels_in_file(f, path, axes[0], axes[1]);
   return {axes[0], axes[1]};
+}
+
+// Valid UTF-8 without control characters: a FITS card should be printable ASCII, but cameras
+// write Latin-1 names and stray bytes; the header becomes JSON, which needs valid UTF-8.
+// Each byte that does not start a well-formed sequence (or is a control character) becomes '?'.
+std::string printable_utf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
+  for (std::size_t i = 0; i < in.size();) {
+    const unsigned char c = byte(i);
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // Lead bytes of 2-, 3- and 4-byte sequences (no overlong forms, nothing past U+10FFFF).
+    const std::size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = length > 0 && i + length <= in.size();
+    for (std::size_t k = 1; ok && k < length; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
+    if (ok && length == 3) ok = !(c == 0xE0 && byte(i + 1) < 0xA0) && !(c == 0xED && byte(i + 1) > 0x9F);
+    if (ok && length == 4) ok = !(c == 0xF0 && byte(i + 1) < 0x90) && !(c == 0xF4 && byte(i + 1) > 0x8F);
+    if (ok) {
+      out.append(in, i, length);
+      i += length;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
 }
 
 std::map<std::string, std::string> read_header(FitsFile& f, const std::filesystem::path& path) {
   std::map<std::string, std::string> header;
-  int status = 0, keys = 0;
-  fits_get_hdrspace(f.get(), &keys, nullptr, &status);
-  for (int i = 1; i <= keys && status == 0; ++i) {
+  int keys = 0;
+  fits_call(path, "reading the header size",
+            [&](int& status) { fits_get_hdrspace(f.get(), &keys, nullptr, &status); });
+  for (int i = 1; i <= keys; ++i) {
     char name[FLEN_KEYWORD] = {0}, value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
-    fits_read_keyn(f.get(), i, name, value, comment, &status);
+    fits_call(path, "reading header card " + std::to_string(i),
+              [&](int& status) { fits_read_keyn(f.get(), i, name, value, comment, &status); });
     std::string v = value;
     if (v.size() >= 2 && v.front() == '\'') {
       v = v.substr(1, v.rfind('\'') - 1);
       while (!v.empty() && v.back() == ' ') v.pop_back();
     }
-    if (name[0] != 0) header[name] = v;
+    if (name[0] != 0) header[printable_utf8(name)] = printable_utf8(v);
   }
-  check(status, path, "reading the header");
   return header;
 }
 
 void read_pixels(FitsFile& f, const std::filesystem::path& path, long width, int y0, int rows,
                  float* out) {
-  int status = 0, any_null = 0;
+  int any_null = 0;
   float null_value = NAN;
   long first[2] = {1, y0 + 1};
-  fits_read_pix(f.get(), TFLOAT, first, static_cast<LONGLONG>(width) * rows, &null_value, out,
-                &any_null, &status);
-  check(status, path, "reading pixels (truncated file?)");
+  fits_call(path, "reading pixels (truncated file?)", [&](int& status) {
+    fits_read_pix(f.get(), TFLOAT, first, static_cast<LONGLONG>(width) * rows, &null_value, out,
+                  &any_null, &status);
+  });
 }
 
 }  // namespace
@@ -166,9 +287,9 @@ FitsImage read_fits(const std::filesystem::path& path) {
   FitsFile f;
   const auto [width, height] = open_image(f, path);
   FitsImage out;
+  out.header = read_header(f, path);  // before the pixels are allocated: a bad card costs nothing
   out.image = Image(static_cast<int>(width), static_cast<int>(height));
   read_pixels(f, path, width, 0, static_cast<int>(height), out.image.pixels.data());
-  out.header = read_header(f, path);
   return out;
 }
 

@@ -1,22 +1,33 @@
 #pragma once
 // FITS images through CFITSIO behind RAII: write atomically (a temporary name in the same
-// directory, then rename, so a reader never sees half a file), read 2-D images into float32.
+// directory, fsync, rename, fsync of the directory, so a reader never sees half a file), read
+// 2-D images into float32.
 #include <filesystem>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "pipeline/file_error.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline {
 
-// A FITS problem, naming the file and what is wrong with it.
-class FitsError : public std::runtime_error {
+// A FITS problem, naming the file and what is wrong with it. Bad input (not FITS, truncated,
+// not a 2-D image, absurd sizes, a malformed card) is not retryable; a failed read or write
+// whose errno says the disk or the system was short (ENOSPC, EIO, EMFILE, ...) is.
+class FitsError : public FileError {
  public:
-  using std::runtime_error::runtime_error;
+  using FileError::FileError;
 };
+
+// The largest image read: each axis at most kMaxAxisPixels and at most kMaxImagePixels in all.
+// Tianyu-I frames are 8120 x 8120 (66 Mpx, 264 MB as float32); the bounds leave a factor of 12
+// per axis and 32 in area for mosaics and stacks, yet refuse a header that claims 100000^2
+// (40 GB) before anything is allocated. 2^31 pixels also keeps every pixel count in the range
+// of the 32-bit counts CFITSIO and SEP use on some platforms.
+inline constexpr long kMaxAxisPixels = 100'000;
+inline constexpr long long kMaxImagePixels = 1LL << 31;
 
 struct HeaderCard {
   std::string key;
@@ -38,7 +49,9 @@ struct FitsImage {
 };
 
 // Reads the primary 2-D image. A missing, truncated or non-FITS file, or a HDU that is not a
-// 2-D image, is a FitsError naming the file.
+// 2-D image of a sane size, is a FitsError naming the file (and the card), raised before the
+// pixels are allocated. Header values are returned as valid UTF-8: bytes that are not (and
+// control characters) become '?', so the header can become JSON.
 FitsImage read_fits(const std::filesystem::path& path);
 
 struct FitsInfo {

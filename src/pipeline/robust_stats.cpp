@@ -20,8 +20,10 @@ std::vector<double> finite_copy(std::span<const T> values) {
   return out;
 }
 
-// Median of a scratch buffer, reordering it (selection, not a full sort).
-double median_in_place(std::vector<double>& v) {
+// Median of finite values, reordering them (selection, not a full sort); the two middle values
+// are averaged in double precision.
+template <typename T>
+double median_of_finite(std::span<T> v) {
   if (v.empty()) return kNaN;
   const std::size_t mid = v.size() / 2;
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
@@ -31,23 +33,35 @@ double median_in_place(std::vector<double>& v) {
   return 0.5 * (lower + upper);
 }
 
+// A scratch copy that holds finite values only.
+double median_of_scratch(std::vector<double>& v) { return median_of_finite(std::span<double>(v)); }
+
+template <typename T>
+double finite_median_in_place(std::span<T> values) {
+  const auto finite_end = std::partition(values.begin(), values.end(), [](T x) { return std::isfinite(x); });
+  return median_of_finite(values.first(static_cast<std::size_t>(finite_end - values.begin())));
+}
+
 }  // namespace
+
+double median_in_place(std::span<double> values) { return finite_median_in_place(values); }
+double median_in_place(std::span<float> values) { return finite_median_in_place(values); }
 
 double median(std::span<const double> values) {
   auto v = finite_copy(values);
-  return median_in_place(v);
+  return median_of_scratch(v);
 }
 
 double median(std::span<const float> values) {
   auto v = finite_copy(values);
-  return median_in_place(v);
+  return median_of_scratch(v);
 }
 
 double mad_std(std::span<const double> values) {
   auto v = finite_copy(values);
-  const double m = median_in_place(v);
+  const double m = median_of_scratch(v);
   for (double& x : v) x = std::abs(x - m);
-  return 1.482602218505602 * median_in_place(v);
+  return 1.482602218505602 * median_of_scratch(v);
 }
 
 ClippedStats sigma_clipped_stats(std::span<const double> values, const ClipOptions& options) {
@@ -58,7 +72,7 @@ ClippedStats sigma_clipped_stats(std::span<const double> values, const ClipOptio
   std::vector<double> scratch;
   for (;;) {
     scratch = kept;
-    s.median = median_in_place(scratch);
+    s.median = median_of_scratch(scratch);
     double sum = 0;
     for (double x : kept) sum += x;
     s.mean = kept.empty() ? kNaN : sum / static_cast<double>(kept.size());

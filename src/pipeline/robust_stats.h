@@ -6,9 +6,16 @@
 
 namespace tianyu::pipeline {
 
-// Median of the finite values (NaN and infinities are ignored); NaN when there are none.
+// Median of the finite values (NaN and infinities are ignored); NaN when there are none. An
+// even count gives the mean of the two middle values (as numpy.median). The pipeline's one
+// median: every step that needs a median calls these.
 double median(std::span<const double> values);
 double median(std::span<const float> values);
+
+// The same median, reordering `values` in place instead of copying them: for per-pixel loops
+// that already own a scratch buffer. Non-finite values are moved to the end and ignored.
+double median_in_place(std::span<double> values);
+double median_in_place(std::span<float> values);
 
 // Median absolute deviation about the median, scaled by 1.4826 so that it estimates the
 // standard deviation of a normal distribution; NaN when there are no finite values.

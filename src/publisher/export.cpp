@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "pipeline/robust_stats.h"
 #include "common/platform.h"
 
 namespace tianyu::publisher {
@@ -61,15 +62,31 @@ std::vector<Point> binned(const std::vector<Point>& points, int n) {
   return out;
 }
 
-fs::path plot(const fs::path& dir, std::uint64_t source, double x, double y, const std::vector<Point>& points, int bin) {
-  const fs::path data = dir / fmt::format(".plot_{}.dat", source), binned_data = dir / fmt::format(".plot_{}_bin.dat", source);
+// `path` as a gnuplot single-quoted string: there a backslash is literal and a quote is
+// written twice, so no file name can end the string and inject a command. A line break
+// would end the command itself and cannot be quoted: refused, naming the path.
+std::string gnuplot_string(const fs::path& path) {
+  const std::string text = path.string();
+  if (text.find_first_of(std::string("\n\r\0", 3)) != std::string::npos) {
+    throw InputError(fmt::format("export: output path '{}' contains a line break or NUL, which a gnuplot script "
+                                 "cannot name; choose another --out directory",
+                                 text));
+  }
+  std::string out = "'";
+  for (const char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return out + "'";
+}
+
+fs::path plot(const fs::path& dir, std::uint64_t source, double x, double y, const std::vector<Point>& points,
+              int bin) {
+  const fs::path data = dir / fmt::format(".plot_{}.dat", source);
+  const fs::path binned_data = dir / fmt::format(".plot_{}_bin.dat", source);
   const fs::path png = dir / fmt::format("lightcurve_{}.png", source);
   double t0 = std::floor(points.front().t);
   // Plotted normalised to the median, as observers read a light curve.
   std::vector<double> f;
   for (const auto& p : points) f.push_back(p.f);
-  std::nth_element(f.begin(), f.begin() + f.size() / 2, f.end());
-  const double median = f[f.size() / 2];
+  const double median = pipeline::median_in_place(f);
   std::vector<Point> normalised;
   for (const auto& p : points) normalised.push_back({p.t, p.f / median, p.e / median});
   {
@@ -79,18 +96,48 @@ fs::path plot(const fs::path& dir, std::uint64_t source, double x, double y, con
   }
   const std::string script = fmt::format(
       "set terminal pngcairo size 1000,600 noenhanced\n"
-      "set output '{}'\n"
+      "set output {}\n"
       "set title 'source {} at ({:.1f}, {:.1f}): relative flux, {} frames, bins of {}'\n"
       "set xlabel 'BJD_TDB - {:.0f}'\nset ylabel 'relative flux / median'\nset grid\nset key bottom right\n"
-      "plot '{}' using 1:2 with points pt 7 ps 0.4 lc rgb '#9aa0a6' title 'frames', "
-      "'{}' using 1:2:3 with yerrorbars pt 7 ps 0.9 lc rgb '#1a1a1a' title 'binned'\n",
-      png.string(), source, x, y, points.size(), bin, t0, data.string(), binned_data.string());
+      "plot {} using 1:2 with points pt 7 ps 0.4 lc rgb '#9aa0a6' title 'frames', "
+      "{} using 1:2:3 with yerrorbars pt 7 ps 0.9 lc rgb '#1a1a1a' title 'binned'\n",
+      gnuplot_string(png), source, x, y, points.size(), bin, t0, gnuplot_string(data),
+      gnuplot_string(binned_data));
   const int status = platform::run_with_input("gnuplot", script);
   if (status == -1) throw Error("cannot start gnuplot (install gnuplot-nox: scripts/setup-deps.sh)");
   fs::remove(data);
   fs::remove(binned_data);
-  if (status != 0 || !fs::exists(png)) throw Error(fmt::format("gnuplot failed to draw {} (status {})", png.string(), status));
+  if (status != 0 || !fs::exists(png)) {
+    throw Error(fmt::format("gnuplot failed to draw {} (status {})", png.string(), status));
+  }
   return png;
+}
+
+// Writes sources.csv; returns the number of sources.
+int write_sources(const fs::path& path, const db::Rows& sources) {
+  AtomicFile f(path);
+  f.stream() << "source_id,x,y,mag,is_reference,group_id,rms,cdpp_ppm\n";
+  for (const auto& r : sources) {
+    f.stream() << r.u64(0) << ',' << fmt::format("{:.3f},{:.3f}", r.f64(1), r.f64(2)) << ',' << cell(r, 3, "{:.4f}")
+               << ',' << r.i64(4) << ',' << (r.is_null(5) ? "" : std::to_string(r.i64(5))) << ','
+               << cell(r, 6, "{:.6g}") << ',' << cell(r, 7, "{:.1f}") << '\n';
+  }
+  f.commit();
+  return static_cast<int>(sources.size());
+}
+
+// The source (x_px, y_px in columns 1, 2) nearest to (x, y); `sources` is not empty.
+const db::Row* nearest_source(const db::Rows& sources, double x, double y) {
+  const db::Row* nearest = nullptr;
+  double best = 1e300;
+  for (const auto& r : sources) {
+    const double d = std::hypot(r.f64(1) - x, r.f64(2) - y);
+    if (d < best) {
+      best = d;
+      nearest = &r;
+    }
+  }
+  return nearest;
 }
 
 }  // namespace
@@ -118,19 +165,10 @@ ExportReport export_observation(db::Connection& c, const ExportOptions& o) {
                                  "succeeded: tianyu-publish status)",
                                  o.observation_id));
   }
+  if (!o.plot_near.empty()) gnuplot_string(o.out);  // refuse an unplottable --out before writing anything
   fs::create_directories(o.out / "lightcurves");
   ExportReport report;
-  {
-    AtomicFile f(o.out / "sources.csv");
-    f.stream() << "source_id,x,y,mag,is_reference,group_id,rms,cdpp_ppm\n";
-    for (const auto& r : sources) {
-      f.stream() << r.u64(0) << ',' << fmt::format("{:.3f},{:.3f}", r.f64(1), r.f64(2)) << ',' << cell(r, 3, "{:.4f}")
-                 << ',' << r.i64(4) << ',' << (r.is_null(5) ? "" : std::to_string(r.i64(5))) << ','
-                 << cell(r, 6, "{:.6g}") << ',' << cell(r, 7, "{:.1f}") << '\n';
-      ++report.sources;
-    }
-    f.commit();
-  }
+  report.sources = write_sources(o.out / "sources.csv", sources);
   std::map<std::uint64_t, int> frame_index;
   for (const auto& r : c.query("SELECT frame_id FROM raw_frame WHERE observation_id = ? AND kind = 'science' "
                                "ORDER BY jd_utc_mid, frame_id",
@@ -163,15 +201,7 @@ ExportReport export_observation(db::Connection& c, const ExportOptions& o) {
   }
   finish();
   for (const auto& [x, y] : o.plot_near) {
-    const db::Row* nearest = nullptr;
-    double best = 1e300;
-    for (const auto& r : sources) {
-      const double d = std::hypot(r.f64(1) - x, r.f64(2) - y);
-      if (d < best) {
-        best = d;
-        nearest = &r;
-      }
-    }
+    const db::Row* nearest = nearest_source(sources, x, y);
     const auto id = nearest->u64(0);
     if (curves[id].size() < 2) {
       spdlog::warn("export: source {} nearest ({}, {}) has fewer than 2 clean points; no plot", id, x, y);

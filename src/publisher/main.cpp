@@ -14,6 +14,7 @@
 #include "publisher/export.h"
 #include "publisher/ingest.h"
 #include "publisher/observation_dag.h"
+#include "steps/catalogue.h"
 #include "publisher/publisher.h"
 
 namespace {
@@ -81,110 +82,67 @@ void print_status(const json& s) {
   }
 }
 
-}  // namespace
+// ---- the subcommands: each adds its options, then runs when chosen
 
-int main(int argc, char** argv) {
-  CLI::App app{"Publishes Tianyu processes and manages the pipeline database.",
-               "tianyu-publish"};
-  tianyu::cli::CommonOptions options;
-  tianyu::cli::add_common_options(app, options);
-  app.require_subcommand(1);
-
-  auto* db = app.add_subcommand("db", "Database schema operations");
-  db->require_subcommand(1);
-  auto* db_migrate = db->add_subcommand("migrate", "Apply pending schema migrations (idempotent)");
-  auto* db_version = db->add_subcommand("version", "Show the applied schema version");
-
+struct SiteCommands {
   std::string site_name, site_root, site_host, group_name;
-  auto* site = app.add_subcommand("site", "Register sites");
-  site->require_subcommand(1);
-  auto* site_add = site->add_subcommand("add", "Register a site (or update its root); idempotent");
-  site_add->add_option("name", site_name, "Site name")->required();
-  site_add->add_option("--root", site_root, "File-system root of the site")->required();
-  site_add->add_option("--host", site_host, "Host address of the site");
-  auto* group = app.add_subcommand("group", "Register groups");
-  group->require_subcommand(1);
-  auto* group_add = group->add_subcommand("add", "Register a group of a site; idempotent");
-  group_add->add_option("--site", site_name, "Site of the group")->required();
-  group_add->add_option("name", group_name, "Group name")->required();
+  CLI::App* site_add = nullptr;
+  CLI::App* group_add = nullptr;
 
-  tianyu::publisher::ProcessSpec one;
-  std::string one_params = "{}";
-  std::vector<std::uint64_t> one_deps;
-  auto* process = app.add_subcommand("process", "Publish one process; prints its id");
-  process->add_option("command", one.command, "Process command (step type)")->required();
-  process->add_option("--site", one.site, "Site that must run it")->required();
-  process->add_option("--group", one.group, "Group that must run it")->required();
-  process->add_option("--params", one_params, "Parameters as a JSON object");
-  process->add_option("--depends-on", one_deps, "Existing process ids it waits for");
-  process->add_option("--max-attempts", one.max_attempts, "Attempts before it fails for good");
-
-  std::string dag_file;
-  auto* dag = app.add_subcommand(
-      "dag", "Publish a JSON array of processes in one transaction; prints key -> id as JSON");
-  dag->add_option("file", dag_file, "DAG file")->required()->check(CLI::ExistingFile);
-
-  bool status_json = false;
-  auto* status = app.add_subcommand("status", "Counts per state, per command, per site/group");
-  status->add_flag("--json", status_json, "Machine-readable output");
-  std::uint64_t status_observation = 0;
-  status->add_option("--observation", status_observation, "Only this observation's processes");
-
-  std::uint64_t retry_id = 0;
-  auto* retry = app.add_subcommand("retry", "Re-run a failed process and revive its dependents");
-  retry->add_option("process_id", retry_id, "The failed process")->required();
-
-  tianyu::publisher::IngestOptions ingest_options;
-  std::string ingest_dir, ingest_kind;
-  double ingest_ra = NAN, ingest_dec = NAN;
-  bool ingest_json = false;
-  auto* ingest = app.add_subcommand(
-      "ingest", "Register a directory of raw frames (searched recursively) as an observation; prints a report");
-  ingest->add_option("directory", ingest_dir, "Directory of raw FITS frames")->required()->check(CLI::ExistingDirectory);
-  ingest->add_option("--site", ingest_options.site, "Site whose root holds the files")->required();
-  ingest->add_option("--target", ingest_options.target, "Target (sky) name")->required();
-  ingest->add_option("--ra", ingest_ra, "Target RA (degrees, ICRS); else the target's, else the headers' pointing");
-  ingest->add_option("--dec", ingest_dec, "Target Dec (degrees, ICRS)");
-  ingest->add_option("--observation", ingest_options.observation, "Observation name (default: TARGET-YYYY-MM-DD)");
-  ingest->add_flag("--copy", ingest_options.copy, "Copy files from outside the site root into ROOT/raw/OBSERVATION/");
-  ingest->add_option("--kind", ingest_kind, "Every frame is this kind (science, bias, dark, flat) whatever IMAGETYP says");
-  ingest->add_flag("--json", ingest_json, "Print the report as JSON");
-
-  tianyu::publisher::PipelineOptions pipeline_options;
-  std::string photometry_json = "{}", calibration_json = "{}";
-  bool pipeline_json = false;
-  auto* pipeline = app.add_subcommand("pipeline", "Publish the whole DAG of an observation in one transaction");
-  pipeline->add_option("--observation", pipeline_options.observation_id, "Observation id (from ingest)")->required();
-  pipeline->add_option("--fan-out", pipeline_options.fan_out, "Frames per stack node (default 8)");
-  pipeline->add_option("--group", pipeline_options.group, "Group of every step but stacking (default general)");
-  pipeline->add_option("--stack-group", pipeline_options.stack_group, "Group of the stacking steps (default: --group)");
-  pipeline->add_option("--max-attempts", pipeline_options.max_attempts, "Attempts per step (default 3)");
-  pipeline->add_option("--photometry", photometry_json, "Photometry options as JSON, e.g. {\"radii_fwhm\": [1.5, 2, 3]}");
-  pipeline->add_option("--calibration", calibration_json, "Calibration options as JSON, e.g. {\"saturation_adu\": 4095} (default: each frame's SATURATE)");
-  pipeline->add_flag("--json", pipeline_json, "Print key -> process id as JSON");
-
-  tianyu::publisher::ExportOptions export_options;
-  std::string export_out;
-  std::vector<std::string> plot_near;
-  auto* exporter = app.add_subcommand("export", "Write an observation's sources and light curves as CSV (and PNG plots)");
-  exporter->add_option("--observation", export_options.observation_id, "Observation id")->required();
-  exporter->add_option("--out", export_out, "Output directory")->required();
-  exporter->add_option("--plot-near", plot_near, "Plot the light curve of the source nearest X,Y (first-frame pixels); repeatable");
-  exporter->add_option("--bin", export_options.bin, "Frames per binned point in plots (default 10)");
-
-  return tianyu::cli::run(app, argc, argv, [&] {
-    const auto config = tianyu::cli::load_and_log(options, "tianyu-publish");
-    if (*db_migrate) return migrate(config);
-    if (*db_version) return version(config);
-    auto c = connect(config);
-    tianyu::ProcessIdGenerator ids;
+  void add(CLI::App& app) {
+    auto* site = app.add_subcommand("site", "Register sites");
+    site->require_subcommand(1);
+    site_add = site->add_subcommand("add", "Register a site (or update its root); idempotent");
+    site_add->add_option("name", site_name, "Site name")->required();
+    site_add->add_option("--root", site_root, "File-system root of the site")->required();
+    site_add->add_option("--host", site_host, "Host address of the site");
+    auto* group = app.add_subcommand("group", "Register groups");
+    group->require_subcommand(1);
+    group_add = group->add_subcommand("add", "Register a group of a site; idempotent");
+    group_add->add_option("--site", site_name, "Site of the group")->required();
+    group_add->add_option("name", group_name, "Group name")->required();
+  }
+  bool run(tianyu::db::Connection& c) {
     if (*site_add) {
       tianyu::publisher::ensure_site(c, site_name, site_root, site_host);
       std::cout << "site '" << site_name << "' root " << site_root << "\n";
     } else if (*group_add) {
       tianyu::publisher::ensure_group(c, site_name, group_name);
       std::cout << "group '" << group_name << "' of site '" << site_name << "'\n";
-    } else if (*process) {
+    } else {
+      return false;
+    }
+    return true;
+  }
+};
+
+struct ProcessCommands {
+  tianyu::publisher::ProcessSpec one;
+  std::string one_params = "{}";
+  std::vector<std::uint64_t> one_deps;
+  std::string dag_file;
+  std::uint64_t retry_id = 0;
+  CLI::App* process = nullptr;
+  CLI::App* dag = nullptr;
+  CLI::App* retry = nullptr;
+
+  void add(CLI::App& app) {
+    process = app.add_subcommand("process", "Publish one process; prints its id");
+    process->add_option("command", one.command, "Process command (step type)")->required();
+    process->add_option("--site", one.site, "Site that must run it")->required();
+    process->add_option("--group", one.group, "Group that must run it")->required();
+    process->add_option("--params", one_params, "Parameters as a JSON object");
+    process->add_option("--depends-on", one_deps, "Existing process ids it waits for");
+    process->add_option("--max-attempts", one.max_attempts, "Attempts before it fails for good");
+    dag = app.add_subcommand("dag", "Publish a JSON array of processes in one transaction; prints key -> id as JSON");
+    dag->add_option("file", dag_file, "DAG file")->required()->check(CLI::ExistingFile);
+  }
+  void add_retry(CLI::App& app) {
+    retry = app.add_subcommand("retry", "Re-run a failed process and revive its dependents");
+    retry->add_option("process_id", retry_id, "The failed process")->required();
+  }
+  bool run(tianyu::db::Connection& c, tianyu::ProcessIdGenerator& ids) {
+    if (*process) {
       one.key = one.command;
       one.params = json::parse(one_params);
       for (auto d : one_deps) one.depends_on.emplace_back(d);
@@ -194,53 +152,233 @@ int main(int argc, char** argv) {
       json out = json::object();
       for (const auto& [key, id] : tianyu::publisher::publish(c, batch, ids)) out[key] = id;
       std::cout << out.dump() << "\n";
-    } else if (*status) {
-      const auto s = tianyu::publisher::status(c, status_observation);
-      if (status_json) {
-        std::cout << s.dump() << "\n";
-      } else {
-        print_status(s);
-      }
-    } else if (*ingest) {
-      ingest_options.directory = ingest_dir;
-      if (!std::isnan(ingest_ra)) ingest_options.ra_deg = ingest_ra;
-      if (!std::isnan(ingest_dec)) ingest_options.dec_deg = ingest_dec;
-      if (!ingest_kind.empty()) ingest_options.kind = ingest_kind;
-      const auto report = tianyu::publisher::ingest(c, ingest_options);
-      if (ingest_json) {
-        std::cout << report.to_json().dump() << "\n";
-      } else {
-        std::cout << "observation " << report.observation_id << " '" << report.observation << "':";
-        for (const auto& [kind, n] : report.added) std::cout << " " << n << " " << kind;
-        std::cout << " frames added, " << report.already_ingested << " already ingested, "
-                  << report.skipped.size() << " skipped\n";
-        for (const auto& p : report.skipped) std::cout << "  skipped " << p.path << ": " << p.error << "\n";
-      }
-    } else if (*pipeline) {
-      pipeline_options.photometry = json::parse(photometry_json);
-      pipeline_options.calibration = json::parse(calibration_json);
-      const auto batch = tianyu::publisher::observation_dag(c, pipeline_options);
-      const auto ids_by_key = tianyu::publisher::publish(c, batch, ids);
-      if (pipeline_json) {
-        json out = json::object();
-        for (const auto& [key, id] : ids_by_key) out[key] = id;
-        std::cout << out.dump() << "\n";
-      } else {
-        std::cout << "observation " << pipeline_options.observation_id << ": published " << ids_by_key.size()
-                  << " processes\n";
-      }
-    } else if (*exporter) {
-      export_options.out = export_out;
-      for (const auto& p : plot_near) export_options.plot_near.push_back(tianyu::publisher::parse_position(p));
-      const auto report = tianyu::publisher::export_observation(c, export_options);
-      std::cout << "observation " << export_options.observation_id << ": " << report.sources << " sources, "
-                << report.light_curves << " light curves written to " << export_out << "\n";
-      for (const auto& p : report.plots) std::cout << "  plot " << p.string() << "\n";
     } else if (*retry) {
       const int revived = tianyu::publisher::retry(c, retry_id);
-      std::cout << "process " << retry_id << " is ready again; " << revived
-                << " cancelled dependents revived\n";
+      std::cout << "process " << retry_id << " is ready again; " << revived << " cancelled dependents revived\n";
+    } else {
+      return false;
     }
+    return true;
+  }
+};
+
+struct StatusCommand {
+  bool as_json = false;
+  std::uint64_t observation = 0;
+  CLI::App* status = nullptr;
+
+  void add(CLI::App& app) {
+    status = app.add_subcommand("status", "Counts per state, per command, per site/group");
+    status->add_flag("--json", as_json, "Machine-readable output");
+    status->add_option("--observation", observation, "Only this observation's processes");
+  }
+  bool run(tianyu::db::Connection& c) {
+    if (!*status) return false;
+    const auto s = tianyu::publisher::status(c, observation);
+    if (as_json) {
+      std::cout << s.dump() << "\n";
+    } else {
+      print_status(s);
+    }
+    return true;
+  }
+};
+
+// Every step's declaration (src/steps): the README's step table, or JSON for tools.
+struct StepsCommand {
+  bool as_json = false;
+  CLI::App* steps = nullptr;
+
+  void add(CLI::App& app) {
+    steps = app.add_subcommand("steps", "The steps a consumer runs: params, reads, writes (README's table)");
+    steps->add_flag("--json", as_json, "Machine-readable output");
+  }
+  bool run() const {
+    if (!*steps) return false;
+    if (!as_json) {
+      std::cout << tianyu::steps::step_table_markdown();
+      return true;
+    }
+    json all = json::array();
+    for (const auto& d : tianyu::steps::declared_steps()) {
+      json params = json::array();
+      for (const auto& p : d.params) {
+        params.push_back({{"name", p.name}, {"type", p.type}, {"required", p.required},
+                          {"default", p.default_value}, {"doc", p.doc}});
+      }
+      all.push_back({{"command", d.command}, {"summary", d.summary}, {"params", params}, {"reads", d.reads},
+                     {"writes", d.writes}, {"recipe", d.recipe}});
+    }
+    std::cout << all.dump(2) << "\n";
+    return true;
+  }
+};
+
+// A --calibration option's JSON, refused naming the option when it does not parse.
+json parse_option_json(const std::string& text, const std::string& option) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw tianyu::InputError(option + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+void print_ingest_report(const tianyu::publisher::IngestReport& report) {
+  std::cout << "observation " << report.observation_id << " '" << report.observation << "':";
+  for (const auto& [kind, n] : report.added) std::cout << " " << n << " " << kind;
+  std::cout << " frames added, " << report.already_ingested << " already ingested, " << report.skipped.size()
+            << " skipped\n";
+  for (const auto& p : report.skipped) std::cout << "  skipped " << p.path << ": " << p.error << "\n";
+  for (const auto& w : report.warnings) std::cout << "  warning: " << w << "\n";
+  if (!report.calibration_change.empty()) std::cout << "  " << report.calibration_change << "\n";
+}
+
+struct IngestCommand {
+  tianyu::publisher::IngestOptions options;
+  std::string dir, kind, calibration;
+  double ra = NAN, dec = NAN;
+  bool as_json = false;
+  CLI::App* ingest = nullptr;
+
+  void add(CLI::App& app) {
+    ingest = app.add_subcommand(
+        "ingest", "Register a directory of raw frames (searched recursively) as an observation; prints a report");
+    ingest->add_option("directory", dir, "Directory of raw FITS frames")->required()->check(CLI::ExistingDirectory);
+    ingest->add_option("--site", options.site, "Site whose root holds the files")->required();
+    ingest->add_option("--target", options.target, "Target (sky) name")->required();
+    ingest->add_option("--ra", ra, "Target RA (degrees, ICRS); else the target's, else the headers' pointing");
+    ingest->add_option("--dec", dec, "Target Dec (degrees, ICRS)");
+    ingest->add_option("--observation", options.observation, "Observation name (default: TARGET-YYYY-MM-DD)");
+    ingest->add_flag("--copy", options.copy, "Copy files from outside the site root into ROOT/raw/OBSERVATION/");
+    ingest->add_option("--kind", kind, "Every frame is this kind (science, bias, dark, flat) whatever IMAGETYP says");
+    ingest->add_option("--calibration", calibration,
+                       "The observation's override of the headers as JSON, e.g. {\"gain_e_per_adu\": 1.3, "
+                       "\"read_noise_e\": 5, \"saturation_adu\": 4095} (also exptime_s, filter); replaces the stored one");
+    ingest->add_flag("--json", as_json, "Print the report as JSON");
+  }
+  bool run(tianyu::db::Connection& c) {
+    if (!*ingest) return false;
+    options.directory = dir;
+    if (!std::isnan(ra)) options.ra_deg = ra;
+    if (!std::isnan(dec)) options.dec_deg = dec;
+    if (!kind.empty()) options.kind = kind;
+    if (!calibration.empty()) {
+      options.calibration = tianyu::publisher::CalibrationOverride::from_json(parse_option_json(calibration, "--calibration"));
+    }
+    const auto report = tianyu::publisher::ingest(c, options);
+    if (as_json) {
+      std::cout << report.to_json().dump() << "\n";
+    } else {
+      print_ingest_report(report);
+    }
+    return true;
+  }
+};
+
+struct PipelineCommand {
+  tianyu::publisher::PipelineOptions options;
+  std::string photometry = "{}", calibration = "{}";
+  bool as_json = false;
+  CLI::App* pipeline = nullptr;
+  CLI::Option* calibration_option = nullptr;
+
+  void add(CLI::App& app) {
+    pipeline = app.add_subcommand("pipeline", "Publish the whole DAG of an observation in one transaction");
+    pipeline->add_option("--observation", options.observation_id, "Observation id (from ingest)")->required();
+    pipeline->add_option("--fan-out", options.fan_out, "Frames per stack node (default 8)");
+    pipeline->add_option("--group", options.group, "Group of every step but stacking (default general)");
+    pipeline->add_option("--stack-group", options.stack_group, "Group of the stacking steps (default: --group)");
+    pipeline->add_option("--max-attempts", options.max_attempts, "Attempts per step (default 3)");
+    pipeline->add_option("--photometry", photometry, "Photometry options as JSON, e.g. {\"radii_fwhm\": [1.5, 2, 3]}");
+    calibration_option = pipeline->add_option(
+        "--calibration", calibration,
+        "Calibration options as JSON, e.g. {\"saturation_adu\": 4095} (default: each frame's SATURATE); its "
+        "exptime_s, gain_e_per_adu, read_noise_e, saturation_adu and filter also become the observation's override");
+    pipeline->add_flag("--json", as_json, "Print key -> process id as JSON");
+  }
+  bool run(tianyu::db::Connection& c, tianyu::ProcessIdGenerator& ids) {
+    if (!*pipeline) return false;
+    options.photometry = parse_option_json(photometry, "--photometry");
+    options.calibration = parse_option_json(calibration, "--calibration");
+    if (calibration_option->count() > 0) {
+      const auto change = tianyu::publisher::set_calibration_override(c, options.observation_id, options.calibration);
+      if (change.changed()) std::cerr << "observation " << options.observation_id << ": " << change.describe() << "\n";
+    }
+    const auto batch = tianyu::publisher::observation_dag(c, options);
+    const auto ids_by_key = tianyu::publisher::publish(c, batch, ids);
+    if (as_json) {
+      json out = json::object();
+      for (const auto& [key, id] : ids_by_key) out[key] = id;
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout << "observation " << options.observation_id << ": published " << ids_by_key.size() << " processes\n";
+    }
+    return true;
+  }
+};
+
+struct ExportCommand {
+  tianyu::publisher::ExportOptions options;
+  std::string out;
+  std::vector<std::string> plot_near;
+  CLI::App* exporter = nullptr;
+
+  void add(CLI::App& app) {
+    exporter = app.add_subcommand("export", "Write an observation's sources and light curves as CSV (and PNG plots)");
+    exporter->add_option("--observation", options.observation_id, "Observation id")->required();
+    exporter->add_option("--out", out, "Output directory")->required();
+    exporter->add_option("--plot-near", plot_near, "Plot the light curve of the source nearest X,Y (first-frame pixels); repeatable");
+    exporter->add_option("--bin", options.bin, "Frames per binned point in plots (default 10)");
+  }
+  bool run(tianyu::db::Connection& c) {
+    if (!*exporter) return false;
+    options.out = out;
+    for (const auto& p : plot_near) options.plot_near.push_back(tianyu::publisher::parse_position(p));
+    const auto report = tianyu::publisher::export_observation(c, options);
+    std::cout << "observation " << options.observation_id << ": " << report.sources << " sources, "
+              << report.light_curves << " light curves written to " << out << "\n";
+    for (const auto& p : report.plots) std::cout << "  plot " << p.string() << "\n";
+    return true;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Publishes Tianyu processes and manages the pipeline database.", "tianyu-publish"};
+  tianyu::cli::CommonOptions options;
+  tianyu::cli::add_common_options(app, options);
+  app.require_subcommand(1);
+  auto* db = app.add_subcommand("db", "Database schema operations");
+  db->require_subcommand(1);
+  auto* db_migrate = db->add_subcommand("migrate", "Apply pending schema migrations (idempotent)");
+  auto* db_version = db->add_subcommand("version", "Show the applied schema version");
+  SiteCommands sites;
+  ProcessCommands processes;
+  StatusCommand status;
+  IngestCommand ingest;
+  PipelineCommand pipeline;
+  ExportCommand exporter;
+  StepsCommand steps;
+  // The order of `add` is the order of --help.
+  sites.add(app);
+  processes.add(app);
+  status.add(app);
+  processes.add_retry(app);
+  ingest.add(app);
+  pipeline.add(app);
+  exporter.add(app);
+  steps.add(app);
+
+  return tianyu::cli::run(app, argc, argv, [&] {
+    if (steps.run()) return static_cast<int>(tianyu::cli::kOk);  // needs no database
+    const auto config = tianyu::cli::load_and_log(options, "tianyu-publish");
+    if (*db_migrate) return migrate(config);
+    if (*db_version) return version(config);
+    auto c = connect(config);
+    tianyu::ProcessIdGenerator ids;
+    sites.run(c) || processes.run(c, ids) || status.run(c) || ingest.run(c) || pipeline.run(c, ids) ||
+        exporter.run(c);
     return static_cast<int>(tianyu::cli::kOk);
   });
 }

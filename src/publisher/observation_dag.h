@@ -22,8 +22,12 @@ struct PipelineOptions {
   std::string group = "general";   // every step but stacking
   std::string stack_group;         // stacking (a big-RAM group); empty: `group`
   int max_attempts = 3;
-  nlohmann::json calibration = nlohmann::json::object();  // {"saturation_adu": 4095}: else SATURATE
-  nlohmann::json photometry = nlohmann::json::object();   // {"radii_fwhm": [1.5, 2, 3]}
+  // The observation's calibration override ({"saturation_adu": 4095}), stored on the observation
+  // row (steps read frame_calibration), not in any step's params.
+  nlohmann::json calibration = nlohmann::json::object();
+  // steps::PhotometryOptions as JSON ({"radii_fwhm": [1.5, 2, 3]}), read strictly: an unknown
+  // or mistyped field is refused naming it.
+  nlohmann::json photometry = nlohmann::json::object();
 };
 
 // The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",

@@ -52,124 +52,46 @@ LightCurve read_csv(const std::string& path) {
   return c;
 }
 
-}  // namespace
+namespace tp = tianyu::pipeline;
 
-int main(int argc, char** argv) {
-  CLI::App app{"Transits in light curves.", "tianyu-transit"};
-  app.set_version_flag("--version", std::string("tianyu-transit ") + tianyu::kVersion);
-  app.require_subcommand(1);
+tp::LightCurveData read_light_curve_or_refuse(const std::string& path) {
+  try {
+    return tp::read_light_curve(path);
+  } catch (const std::runtime_error& e) {
+    throw tianyu::InputError(e.what());
+  }
+}
+
+// A gnuplot single-quoted string: a quote is doubled; a line break would end the command, so
+// text with one is refused naming what it is.
+std::string gnuplot_quoted(const std::string& text, const std::string& what) {
+  if (text.find_first_of("\n\r") != std::string::npos) {
+    throw tianyu::InputError(what + " '" + text + "' contains a line break (refused: it would end the gnuplot command)");
+  }
+  std::string out = "'";
+  for (char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return out + "'";
+}
+
+struct FitCommand {
   std::string file;
   bool json = false;
-  tianyu::pipeline::TrapezoidFitOptions options;
-  auto* fit = app.add_subcommand("fit", "Fit one transit (trapezoid + straight baseline) in a night's light curve");
-  fit->add_option("lightcurve", file, "Light-curve CSV from tianyu-publish export")->required()->check(CLI::ExistingFile);
-  fit->add_option("--min-duration", options.min_duration_d, "Shortest transit tried (days; default 4 cadences)");
-  fit->add_option("--max-duration", options.max_duration_d, "Longest transit tried (days; default 80 % of the span)");
-  fit->add_flag("--json", json, "Print the fit as JSON");
-  std::string search_file, method = "gp", periodogram_csv;
-  double min_period = 0.5, max_period = 10;
-  int period_count = 20000, planets = 1, threads = 0;
-  std::vector<double> durations;
-  bool search_json = false;
-  auto* search = app.add_subcommand("search", "Search a light curve for periodic transits");
-  search->add_option("lightcurve", search_file, "Light-curve CSV (our export, or time,flux,flux_err) or TESS/Kepler FITS")
-      ->required()->check(CLI::ExistingFile);
-  search->add_option("--method", method, "gp (default: the variability as a GP while searching), bls (white noise), "
-                                         "biweight-bls (detrend with a sliding biweight, then BLS)");
-  search->add_option("--min-period", min_period, "Shortest period (days, default 0.5)");
-  search->add_option("--max-period", max_period, "Longest period (days, default 10)");
-  search->add_option("--periods", period_count, "Periods on the grid, uniform in frequency (default 20000)");
-  search->add_option("--durations", durations, "Transit durations tried (days, comma-separated; default 0.04-0.2)")
-      ->delimiter(',');
-  search->add_option("--planets", planets, "Candidates to find, masking each before the next (default 1)");
-  search->add_option("--threads", threads, "Threads (0: one per core)");
-  search->add_option("--periodogram", periodogram_csv, "Write the SNR periodogram of the first search as CSV");
-  std::string periodogram_png;
-  search->add_option("--periodogram-png", periodogram_png, "Plot that periodogram as a PNG (gnuplot)");
-  search->add_flag("--json", search_json, "Print the candidates as a JSON array");
+  tp::TrapezoidFitOptions options;
+  CLI::App* fit = nullptr;
 
-  std::string single_file;
-  tianyu::pipeline::SingleTransitOptions single_options;
-  auto* single = app.add_subcommand("single", "One night: transit (U-shaped dip + quadratic trend) against the trend "
-                                              "alone, as a log Bayes factor");
-  single->add_option("lightcurve", single_file, "Light-curve CSV (our export, or time,flux,flux_err) or FITS")
-      ->required()->check(CLI::ExistingFile);
-  single->add_option("--min-duration", single_options.min_duration_d, "Shortest transit (days, default 0.02)");
-  single->add_option("--max-duration", single_options.max_duration_d, "Longest transit (days, default 0.2)");
-
-  return tianyu::cli::run(app, argc, argv, [&] {
-    if (*single) {
-      tianyu::pipeline::LightCurveData lc;
-      try {
-        lc = tianyu::pipeline::read_light_curve(single_file);
-      } catch (const std::runtime_error& e) {
-        throw tianyu::InputError(e.what());
-      }
-      const auto r = tianyu::pipeline::single_transit_bayes_factor(lc.time, lc.flux, lc.flux_err, single_options);
-      std::cout << nlohmann::json{{"ln_bayes_factor", r.ln_bayes_factor}, {"t0", r.best_t0},
-                                  {"duration", r.best_duration}, {"depth", r.best_depth}}
-                       .dump()
-                << "\n";
-      return static_cast<int>(tianyu::cli::kOk);
-    }
-    if (*search) {
-      namespace tp = tianyu::pipeline;
-      tp::LightCurveData lc;
-      try {
-        lc = tp::read_light_curve(search_file);
-      } catch (const std::runtime_error& e) {
-        throw tianyu::InputError(e.what());
-      }
-      if (method != "gp" && method != "bls" && method != "biweight-bls") {
-        throw tianyu::InputError("--method must be gp, bls or biweight-bls, got '" + method + "'");
-      }
-      tp::TransitSearchOptions options;
-      options.method = method == "gp" ? tp::SearchMethod::gp
-                       : method == "bls" ? tp::SearchMethod::bls : tp::SearchMethod::biweight_bls;
-      if (!durations.empty()) options.linear.durations = durations;
-      options.linear.threads = threads;
-      options.periods = tp::period_grid(min_period, max_period, period_count);
-      nlohmann::json out = nlohmann::json::array();
-      for (int planet = 0; planet < planets; ++planet) {
-        const auto result = tp::search_transits(lc, options);
-        const auto& g = result.periodogram;
-        if (planet == 0 && !periodogram_csv.empty()) {
-          std::ofstream csv(periodogram_csv);
-          csv << "period,snr,depth,t0,duration\n";
-          for (const auto& c : g.best) csv << fmt::format("{:.8f},{:.4f},{:.6g},{:.6f},{:.4f}\n", c.period, c.snr, c.depth, c.t0, c.duration);
-        }
-        if (planet == 0 && !periodogram_png.empty()) {
-          std::string data;
-          for (const auto& c : g.best) data += fmt::format("{:.8f} {:.4f}\n", c.period, c.snr);
-          const std::string script = fmt::format(
-              "set terminal pngcairo size 1000,500 noenhanced\nset output '{}'\nset logscale x\n"
-              "set xlabel 'period (days)'\nset ylabel 'SNR'\nset title '{} ({}): best {:.5f} d, SNR {:.1f}'\n"
-              "plot '-' using 1:2 with lines lc rgb '#1a1a1a' notitle\n{}e\n",
-              periodogram_png, search_file, method, g.peak.period, g.peak.snr, data);
-          if (tianyu::platform::run_with_input("gnuplot", script) != 0) {
-            throw tianyu::Error("gnuplot failed to draw " + periodogram_png + " (install gnuplot-nox)");
-          }
-        }
-        const auto& c = g.peak;
-        out.push_back({{"period", c.period}, {"t0", c.t0}, {"duration", c.duration}, {"depth", c.depth},
-                       {"depth_err", c.depth_err}, {"snr", c.snr}, {"sde", g.sde}, {"transits", c.transits},
-                       {"method", method}});
-        if (!search_json) {
-          std::cout << fmt::format("candidate {}: period {:.5f} d, t0 {:.5f}, duration {:.3f} d, depth {:.4f} +- {:.4f} %, "
-                                   "SNR {:.1f}, SDE {:.1f}, {} transits ({})\n",
-                                   planet + 1, c.period, c.t0, c.duration, 100 * c.depth, 100 * c.depth_err, c.snr, g.sde,
-                                   c.transits, method);
-        }
-        lc = tp::mask_transits(lc, c);
-      }
-      if (search_json) std::cout << out.dump() << "\n";
-      return static_cast<int>(tianyu::cli::kOk);
-    }
+  void add(CLI::App& app) {
+    fit = app.add_subcommand("fit", "Fit one transit (trapezoid + straight baseline) in a night's light curve");
+    fit->add_option("lightcurve", file, "Light-curve CSV from tianyu-publish export")->required()->check(CLI::ExistingFile);
+    fit->add_option("--min-duration", options.min_duration_d, "Shortest transit tried (days; default 4 cadences)");
+    fit->add_option("--max-duration", options.max_duration_d, "Longest transit tried (days; default 80 % of the span)");
+    fit->add_flag("--json", json, "Print the fit as JSON");
+  }
+  void run() const {
     const auto c = read_csv(file);
-    tianyu::pipeline::TrapezoidFit f;
+    tp::TrapezoidFit f;
     try {
-      f = tianyu::pipeline::fit_trapezoid_transit(c.time, c.flux, c.error, options);
-    } catch (const tianyu::pipeline::TransitFitError& e) {
+      f = tp::fit_trapezoid_transit(c.time, c.flux, c.error, options);
+    } catch (const tp::TransitFitError& e) {
       throw tianyu::InputError(file + ": " + e.what());
     }
     if (json) {
@@ -185,6 +107,142 @@ int main(int argc, char** argv) {
                                "+- {:.3f} %, {} of {} points in transit, delta chi2 {:.0f}\n",
                                f.mid_time, f.duration, f.duration * 1440, 100 * f.depth, 100 * f.depth_err,
                                f.points_in_transit, f.points, f.delta_chi2);
+    }
+  }
+};
+
+struct SearchCommand {
+  std::string file, method = "gp", periodogram_csv, periodogram_png;
+  double min_period = 0.5, max_period = 10;
+  int period_count = 20000, planets = 1, threads = 0;
+  std::vector<double> durations;
+  bool json = false;
+  CLI::App* search = nullptr;
+
+  void add(CLI::App& app) {
+    search = app.add_subcommand("search", "Search a light curve for periodic transits");
+    search->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err) or TESS/Kepler FITS")
+        ->required()->check(CLI::ExistingFile);
+    search->add_option("--method", method, "gp (default: the variability as a GP while searching), bls (white noise), "
+                                           "biweight-bls (detrend with a sliding biweight, then BLS)");
+    search->add_option("--min-period", min_period, "Shortest period (days, default 0.5)");
+    search->add_option("--max-period", max_period, "Longest period (days, default 10)");
+    search->add_option("--periods", period_count, "Periods on the grid, uniform in frequency (default 20000)");
+    search->add_option("--durations", durations, "Transit durations tried (days, comma-separated; default 0.04-0.2)")
+        ->delimiter(',');
+    search->add_option("--planets", planets, "Candidates to find, masking each before the next (default 1)");
+    search->add_option("--threads", threads, "Threads (0: one per core)");
+    search->add_option("--periodogram", periodogram_csv, "Write the SNR periodogram of the first search as CSV");
+    search->add_option("--periodogram-png", periodogram_png, "Plot that periodogram as a PNG (gnuplot)");
+    search->add_flag("--json", json, "Print the candidates as a JSON array");
+  }
+
+  tp::TransitSearchOptions search_options() const {
+    if (method != "gp" && method != "bls" && method != "biweight-bls") {
+      throw tianyu::InputError("--method must be gp, bls or biweight-bls, got '" + method + "'");
+    }
+    tp::TransitSearchOptions options;
+    options.method = method == "gp" ? tp::SearchMethod::gp
+                     : method == "bls" ? tp::SearchMethod::bls : tp::SearchMethod::biweight_bls;
+    if (!durations.empty()) options.linear.durations = durations;
+    options.linear.threads = threads;
+    options.periods = tp::period_grid(min_period, max_period, period_count);
+    return options;
+  }
+
+  void write_periodogram(const tp::TransitSearchResult& result) const {
+    const auto& g = result.periodogram;
+    if (!periodogram_csv.empty()) {
+      std::ofstream csv(periodogram_csv);
+      csv << "period,snr,depth,t0,duration\n";
+      for (const auto& c : g.best) csv << fmt::format("{:.8f},{:.4f},{:.6g},{:.6f},{:.4f}\n", c.period, c.snr, c.depth, c.t0, c.duration);
+      csv.close();
+      if (!csv) throw tianyu::Error(periodogram_csv + ": writing the periodogram failed");
+    }
+    if (periodogram_png.empty()) return;
+    std::string data;
+    for (const auto& c : g.best) data += fmt::format("{:.8f} {:.4f}\n", c.period, c.snr);
+    const std::string title = fmt::format("{} ({}): best {:.5f} d, SNR {:.1f}", file, method, g.peak.period, g.peak.snr);
+    const std::string script = fmt::format(
+        "set terminal pngcairo size 1000,500 noenhanced\nset output {}\nset logscale x\n"
+        "set xlabel 'period (days)'\nset ylabel 'SNR'\nset title {}\n"
+        "plot '-' using 1:2 with lines lc rgb '#1a1a1a' notitle\n{}e\n",
+        gnuplot_quoted(periodogram_png, "--periodogram-png"), gnuplot_quoted(title, "the light-curve path"), data);
+    if (tianyu::platform::run_with_input("gnuplot", script) != 0) {
+      throw tianyu::Error("gnuplot failed to draw " + periodogram_png + " (install gnuplot-nox)");
+    }
+  }
+
+  nlohmann::json candidate(const tp::TransitSearchResult& result, int planet) const {
+    const auto& g = result.periodogram;
+    const auto& c = g.peak;
+    if (!json) {
+      std::cout << fmt::format("candidate {}: period {:.5f} d, t0 {:.5f}, duration {:.3f} d, depth {:.4f} +- {:.4f} %, "
+                               "SNR {:.1f}, SDE {:.1f}, {} transits ({})\n",
+                               planet + 1, c.period, c.t0, c.duration, 100 * c.depth, 100 * c.depth_err, c.snr, g.sde,
+                               c.transits, method);
+    }
+    return {{"period", c.period}, {"t0", c.t0}, {"duration", c.duration}, {"depth", c.depth},
+            {"depth_err", c.depth_err}, {"snr", c.snr}, {"sde", g.sde}, {"transits", c.transits},
+            {"method", method}};
+  }
+
+  void run() const {
+    auto lc = read_light_curve_or_refuse(file);
+    const auto options = search_options();
+    nlohmann::json out = nlohmann::json::array();
+    for (int planet = 0; planet < planets; ++planet) {
+      const auto result = tp::search_transits(lc, options);
+      if (planet == 0) write_periodogram(result);
+      out.push_back(candidate(result, planet));
+      lc = tp::mask_transits(lc, result.periodogram.peak);
+    }
+    if (json) std::cout << out.dump() << "\n";
+  }
+};
+
+struct SingleCommand {
+  std::string file;
+  tp::SingleTransitOptions options;
+  CLI::App* single = nullptr;
+
+  void add(CLI::App& app) {
+    single = app.add_subcommand("single", "One night: transit (U-shaped dip + quadratic trend) against the trend "
+                                          "alone, as a log Bayes factor");
+    single->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err) or FITS")
+        ->required()->check(CLI::ExistingFile);
+    single->add_option("--min-duration", options.min_duration_d, "Shortest transit (days, default 0.02)");
+    single->add_option("--max-duration", options.max_duration_d, "Longest transit (days, default 0.2)");
+  }
+  void run() const {
+    const auto lc = read_light_curve_or_refuse(file);
+    const auto r = tp::single_transit_bayes_factor(lc.time, lc.flux, lc.flux_err, options);
+    std::cout << nlohmann::json{{"ln_bayes_factor", r.ln_bayes_factor}, {"t0", r.best_t0},
+                                {"duration", r.best_duration}, {"depth", r.best_depth}}
+                     .dump()
+              << "\n";
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Transits in light curves.", "tianyu-transit"};
+  app.set_version_flag("--version", std::string("tianyu-transit ") + tianyu::kVersion);
+  app.require_subcommand(1);
+  FitCommand fit;
+  SearchCommand search;
+  SingleCommand single;
+  fit.add(app);
+  search.add(app);
+  single.add(app);
+  return tianyu::cli::run(app, argc, argv, [&] {
+    if (*single.single) {
+      single.run();
+    } else if (*search.search) {
+      search.run();
+    } else {
+      fit.run();
     }
     return static_cast<int>(tianyu::cli::kOk);
   });

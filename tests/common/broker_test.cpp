@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/queues.h"
 #include "support/live_services.h"
 
 namespace tianyu::broker {
@@ -175,6 +176,26 @@ TEST(Broker, RefusedConnectionIsRetryable) {
     EXPECT_TRUE(e.connection_lost());
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
   }
+}
+
+// The dead-letter queue is capped: redeclaring it with exactly the capped arguments is accepted,
+// and with none (an uncapped queue) refused (RabbitMQ compares the declared arguments).
+TEST_F(LiveBroker, TheDeadLetterQueueIsDeclaredCappedWithItsOverflowCounted) {
+  Connection c(settings_, "broker_test dead letters");
+  queues::declare_dead_letters(c);
+  EXPECT_NO_THROW(c.declare_queue(queues::kDeadLetterQueue, queues::dead_letter_options()));
+  const auto options = queues::dead_letter_options();
+  EXPECT_EQ(options.dead_letter_exchange, queues::kOverflowExchange)
+      << "what the cap drops goes to the overflow the manager counts";
+  try {
+    c.declare_queue(queues::kDeadLetterQueue, QueueOptions{});
+    ADD_FAILURE() << "an uncapped redeclaration was accepted: the queue has no caps";
+  } catch (const BrokerError& e) {
+    EXPECT_FALSE(e.connection_lost());
+    EXPECT_NE(std::string(e.what()).find("PRECONDITION_FAILED"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(queues::kDeadLetterMaxMessages, 10000);
+  EXPECT_EQ(queues::kDeadLetterTtlMs, 7LL * 24 * 3600 * 1000);
 }
 
 }  // namespace

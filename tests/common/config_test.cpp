@@ -101,6 +101,10 @@ TEST(Config, EveryFieldHasItsEnvironmentVariable) {
                          path.ends_with("_ms") || path.ends_with("claim_batch") ||
                          path.ends_with("workers") || path.ends_with("prefetch");
     std::string value = numeric ? "200" : "abc";
+    if (path.ends_with("prefetch")) value = "2";  // at most workers (default 2)
+    if (path.ends_with("tls.enabled")) value = "0";  // 1 would also need the CA file
+    if (path.ends_with("tls.verify")) value = "1";
+    if (path.ends_with("tls.cert") || path.ends_with("tls.key")) continue;  // only as a pair
     if (path == "log.level") value = "warn";
     if (path == "log.format") value = "json";
     EXPECT_NO_THROW(load_config(std::nullopt, env_of({{env_name_for(path), value}})))
@@ -134,7 +138,53 @@ TEST_F(ConfigFile, BadChoiceIsNamed) {
 
 TEST_F(ConfigFile, GroupNameMustBeSafeForQueueNames) {
   const auto path = write(R"({"group": "big ram/1"})");
-  expect_config_error([&] { load_config(path, env_of({})); }, "group", "[A-Za-z0-9_.-]");
+  expect_config_error([&] { load_config(path, env_of({})); }, "group", "[a-z0-9_-]");
+}
+
+TEST(Config, DottedSiteNameIsRefusedSoQueueNamesStayUnambiguous) {
+  // site "a.b" group "c" and site "a" group "b.c" would share the queue tianyu.work.a.b.c.
+  expect_config_error([] { load_config(std::nullopt, env_of({{"TIANYU_SITE", "a.b"}})); },
+                      "site", "'a.b', expected 1-64 characters of [a-z0-9_-]");
+}
+
+TEST(Config, PrefetchAboveWorkersIsRefusedNamingTheField) {
+  expect_config_error(
+      [] {
+        load_config(std::nullopt, env_of({{"TIANYU_CONSUMER_WORKERS", "4"},
+                                          {"TIANYU_CONSUMER_PREFETCH", "5"}}));
+      },
+      "consumer.prefetch", "'consumer.prefetch' is 5, more than consumer.workers (4)");
+  const Config ok = load_config(std::nullopt, env_of({{"TIANYU_CONSUMER_WORKERS", "4"},
+                                                      {"TIANYU_CONSUMER_PREFETCH", "4"}}));
+  EXPECT_EQ(ok.consumer.prefetch, 4);
+  EXPECT_EQ(ok.consumer.workers, 4);
+}
+
+TEST_F(ConfigFile, TlsFieldsLoadFromTheFileAndTheEnvironment) {
+  const auto path = write(R"({"db": {"tls": {"enabled": 1, "ca": "/etc/tianyu/tls/ca.pem"}},
+                              "broker": {"tls": {"enabled": 1, "ca": "/a/ca.pem", "verify": 0}}})");
+  const Config c = load_config(path, env_of({{"TIANYU_DB_TLS_CERT", "/c/client.pem"},
+                                             {"TIANYU_DB_TLS_KEY", "/c/client.key"}}));
+  EXPECT_EQ(c.db.tls.enabled, 1);
+  EXPECT_EQ(c.db.tls.ca, "/etc/tianyu/tls/ca.pem");
+  EXPECT_EQ(c.db.tls.cert, "/c/client.pem");
+  EXPECT_EQ(c.db.tls.key, "/c/client.key");
+  EXPECT_EQ(c.db.tls.verify, 1);  // verification is the default
+  EXPECT_EQ(c.broker.tls.enabled, 1);
+  EXPECT_EQ(c.broker.tls.ca, "/a/ca.pem");
+  EXPECT_EQ(c.broker.tls.verify, 0);
+  const Config off = load_config(std::nullopt, env_of({}));
+  EXPECT_EQ(off.db.tls.enabled, 0);  // off by default locally
+  EXPECT_EQ(off.broker.tls.enabled, 0);
+}
+
+TEST(Config, TlsWithoutCaOrWithHalfAClientPairIsRefused) {
+  expect_config_error(
+      [] { load_config(std::nullopt, env_of({{"TIANYU_BROKER_TLS_ENABLED", "1"}})); },
+      "broker.tls.ca", "'broker.tls.ca' must name the CA file");
+  expect_config_error(
+      [] { load_config(std::nullopt, env_of({{"TIANYU_DB_TLS_CERT", "/c/client.pem"}})); },
+      "db.tls.key", "set both or neither");
 }
 
 TEST_F(ConfigFile, InvalidJsonNamesTheFile) {

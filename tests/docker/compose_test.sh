@@ -17,6 +17,21 @@ if env -i PATH="$PATH" docker-compose -f docker/docker-compose.yml --env-file "$
   echo "FAIL: docker-compose.yml accepted a missing TIANYU_DB_PASSWORD"; exit 1
 fi
 grep -q "TIANYU_DB_PASSWORD" "$work/nosecret.txt" || { echo "FAIL: the missing-secret error does not name the variable"; cat "$work/nosecret.txt"; exit 1; }
+# An operator's TIANYU_PUBLISH_ADDRESS publishes the ports there instead.
+sed 's/^TIANYU_PUBLISH_ADDRESS=.*/TIANYU_PUBLISH_ADDRESS=192.0.2.10/' docker/.env.example > "$work/wide.env"
+docker-compose -f docker/docker-compose.yml --env-file "$work/wide.env" config > "$work/wide.yml"
+grep -q "192.0.2.10:3306:3306" "$work/wide.yml" || grep -q "host_ip: 192.0.2.10" "$work/wide.yml" \
+  && echo "PASS: TIANYU_PUBLISH_ADDRESS moves the published ports" \
+  || { echo "FAIL: TIANYU_PUBLISH_ADDRESS is not used for the published ports"; exit 1; }
+# The entry point refuses the placeholder secrets of .env.example, naming the variable (it
+# stops before contacting anything, so no services are needed).
+if out=$(env -i PATH="$PATH" TIANYU_DB_PASSWORD=s3cret TIANYU_BROKER_PASSWORD=change-me-broker \
+           TIANYU_BIN_DIR=/nonexistent bash docker/entrypoint.sh manager 2>&1); then
+  echo "FAIL: the entry point started with the placeholder TIANYU_BROKER_PASSWORD"; exit 1
+fi
+grep -q "TIANYU_BROKER_PASSWORD is still the placeholder" <<< "$out" \
+  && echo "PASS: the entry point refuses a change-me placeholder, naming TIANYU_BROKER_PASSWORD" \
+  || { echo "FAIL: the placeholder refusal does not name the variable: $out"; exit 1; }
 /usr/bin/python3 - "$work/site1.yml" "$work/site2.yml" <<'PY'
 import sys, yaml
 site1, site2 = (yaml.safe_load(open(p)) for p in sys.argv[1:3])
@@ -49,6 +64,25 @@ for name in ["manager", "consumer-general", "consumer-bigram", "migrate"]:
     check(env["TIANYU_DB_HOST"] == "mariadb" and env["TIANYU_BROKER_HOST"] == "rabbitmq",
           f"{name} reaches the site's database and broker by service name")
     check(any("site-root" in str(v) for v in s[name]["volumes"]), f"{name} mounts the site root")
+def seconds(text):
+    text = str(text); units = {"h": 3600, "m": 60, "s": 1}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+for name in ["mariadb", "rabbitmq"]:
+    ports = s[name]["ports"]
+    # docker-compose v1 prints "127.0.0.1:3306:3306/tcp", v2 a mapping with host_ip.
+    hosts = [p.get("host_ip") if isinstance(p, dict) else str(p).split(":")[0] for p in ports]
+    check(bool(ports) and all(h == "127.0.0.1" for h in hosts),
+          f"{name} is published on 127.0.0.1 only by default ({hosts})")
+for name in ["manager", "consumer-general", "consumer-bigram"]:
+    grace = s[name].get("stop_grace_period", "10s")
+    check(seconds(grace) >= 1800, f"{name} has {grace} to finish its step after SIGTERM (>= 30m)")
+check(s["manager"]["environment"]["TIANYU_DB_USER"] == "tianyu_manager", "the manager uses its own database account")
+for name in ["consumer-general", "consumer-bigram"]:
+    check(s[name]["environment"]["TIANYU_DB_USER"] == "tianyu_consumer", f"{name} uses the consumer database account")
+check(s["migrate"]["environment"]["TIANYU_DB_USER"] == "tianyu" and
+      s["migrate"]["environment"].get("TIANYU_DB_CREATE_ROLES") == "1",
+      "the migration runs as the owner and creates the role accounts")
+check(any("initdb" in str(v) for v in s["mariadb"]["volumes"]), "MariaDB's first start lets the owner create the role accounts")
 t = site2["services"]
 check("mariadb" not in t and "rabbitmq" not in t, "site 2 runs no database or broker of its own")
 check(t["consumer-general"]["environment"]["TIANYU_DB_HOST"] == "site1.example.org" and

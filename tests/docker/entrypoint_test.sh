@@ -17,10 +17,27 @@ fi
 work=$(mktemp -d)
 db="tianyu_test_entry_$$"
 pids=()
-cleanup() {
+# Every daemon started here is stopped here: `service` execs, so each pid is the entry point
+# and then (after its own exec) the daemon itself; one that ignores SIGTERM for 30 s is killed
+# and reported.
+stop_daemons() {
+  local pid i
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
-  mariadb --no-defaults -h "$TIANYU_DB_HOST" -P "$TIANYU_DB_PORT" -u "$TIANYU_DB_USER" -p"$TIANYU_DB_PASSWORD" \
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2> /dev/null; then
+      echo "FAIL: daemon pid $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline")) outlived SIGTERM by 30 s"
+      kill -KILL "$pid" 2> /dev/null || true
+    fi
+    wait "$pid" 2> /dev/null || true
+  done
+  pids=()
+}
+cleanup() {
+  stop_daemons
+  # The password reaches the client through an option file, not its command line.
+  mariadb --defaults-file=<(printf '[client]\nuser=%s\npassword=%s\n' "$TIANYU_DB_USER" "$TIANYU_DB_PASSWORD") \
+    --protocol=tcp -h "$TIANYU_DB_HOST" -P "$TIANYU_DB_PORT" \
     -e "DROP DATABASE IF EXISTS \`$db\`" 2> /dev/null || true  # a leftover tianyu_test_* database is harmless
   rm -rf "$work"
 }
@@ -45,17 +62,20 @@ local_env=(TIANYU_DB_HOST="$TIANYU_DB_HOST" TIANYU_DB_PORT="$TIANYU_DB_PORT" TIA
            TIANYU_BROKER_HOST="$TIANYU_BROKER_HOST" TIANYU_BROKER_PORT="$TIANYU_BROKER_PORT"
            TIANYU_BROKER_USER="$TIANYU_BROKER_USER" TIANYU_BROKER_PASSWORD="$TIANYU_BROKER_PASSWORD"
            TIANYU_SITE="entry$$" TIANYU_SITE_ROOT="$work/site"
-           TIANYU_BIN_DIR="$BIN" TIANYU_CONFIG_DIR="$ROOT/config" TIANYU_WAIT_S=60)
+           TIANYU_BIN_DIR="$BIN" TIANYU_CONFIG_DIR="$ROOT/config" TIANYU_WAIT_S=60
+           # The local owner account serves every service here; it may not create accounts.
+           TIANYU_DB_CREATE_ROLES=0 TIANYU_PUBLISHER_DB_PASSWORD=unused TIANYU_MANAGER_DB_PASSWORD=unused
+           TIANYU_CONSUMER_DB_PASSWORD=unused TIANYU_READER_DB_PASSWORD=unused)
 # Runs the entry point as service $1 would run: its compose environment, then the local one.
 service() {
   local name=$1
   shift
   mapfile -t compose_env < "$work/$name.env"
-  env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${compose_env[@]}" "${local_env[@]}" "$@" \
+  exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${compose_env[@]}" "${local_env[@]}" "$@" \
     bash "$ROOT/docker/entrypoint.sh" $(cat "$work/$name.cmd")
 }
 mkdir -p "$work/site"
-service migrate > "$work/migrate.log" 2>&1 || fail "the migrate service failed"
+(service migrate) > "$work/migrate.log" 2>&1 || fail "the migrate service failed"
 grep -q "group 'bigram' of site 'entry$$'" "$work/migrate.log" || fail "migrate did not register the bigram group"
 echo "PASS: migrate applied the schema and registered the site and its groups"
 service manager > "$work/manager.log" 2>&1 & pids+=($!)
@@ -82,3 +102,9 @@ line=$(grep "\"process_id\":$stack_id" "$work/bigram.log" | head -1 || true)
 /usr/bin/python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["command"] == "touch" and d["group"] == "bigram" and d["site"] == sys.argv[2], d' "$line" "entry$$" \
   || fail "the log line is not JSON with command, site and group: $line"
 echo "PASS: consumer logs are JSON lines with process_id, command, site and group"
+daemons=("${pids[@]}")
+stop_daemons
+for pid in "${daemons[@]}"; do
+  kill -0 "$pid" 2> /dev/null && fail "daemon pid $pid is still running after the test stopped it"
+done
+echo "PASS: the manager and both consumers the test started (pids ${daemons[*]}) are stopped"

@@ -2,10 +2,19 @@
 
 #include <fitsio.h>
 
+#include <functional>
+#include <memory>
+
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "pipeline/calibration/frame_set.h"
+#include "pipeline/small_tmpfs.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -21,9 +30,44 @@ class FitsIo : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    tmpfs_.reset();
+    fs::remove_all(dir_);
+  }
   fs::path dir_;
+  std::unique_ptr<testing::SmallTmpfs> tmpfs_;
 };
+
+// A FITS file written by hand: each card padded to 80 characters, the header to 2880 bytes,
+// then `data_bytes` zero bytes (none: a header that promises pixels it does not have).
+void write_raw_fits(const fs::path& path, const std::vector<std::string>& cards, std::size_t data_bytes) {
+  std::string header;
+  for (auto card : cards) {
+    card.resize(80, ' ');
+    header += card;
+  }
+  header += std::string("END").append(77, ' ');
+  header.resize((header.size() + 2879) / 2880 * 2880, ' ');
+  std::ofstream out(path, std::ios::binary);
+  out << header << std::string(data_bytes, '\0');
+}
+
+std::vector<std::string> image_cards(const std::string& naxis1, const std::string& naxis2) {
+  return {"SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   =                    2",
+          "NAXIS1  = " + std::string(20 - naxis1.size(), ' ') + naxis1,
+          "NAXIS2  = " + std::string(20 - naxis2.size(), ' ') + naxis2};
+}
+
+// What each reader says about `path`: the error text, or "" when it read the file.
+std::string fits_error_of(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const FitsError& e) {
+    EXPECT_FALSE(e.retryable()) << "bad input is never retryable: " << e.what();
+    return e.what();
+  }
+  return "";
+}
 
 Image ramp(int w, int h) {
   Image im(w, h);
@@ -73,8 +117,12 @@ TEST_F(FitsIo, BrokenFilesAreErrorsNamingTheFile) {
       ADD_FAILURE() << name << " was read";
     } catch (const FitsError& e) {
       EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+      EXPECT_FALSE(e.retryable()) << e.what();
     }
   }
+  // The truncation is found from the header, before the pixels are allocated or read.
+  const auto message = fits_error_of([&] { read_fits(dir_ / "truncated.fits"); });
+  EXPECT_NE(message.find("needs 19264 bytes but the file has 10080: truncated"), std::string::npos) << message;
 }
 
 TEST_F(FitsIo, ACubeIsNotAnImage) {
@@ -94,6 +142,86 @@ TEST_F(FitsIo, ACubeIsNotAnImage) {
   } catch (const FitsError& e) {
     EXPECT_NE(std::string(e.what()).find("NAXIS is 3"), std::string::npos) << e.what();
   }
+}
+
+// A header that claims 100000 x 100000 pixels (40 GB as float32) and has no data is refused,
+// naming the file and the cards, before anything that size is allocated: by every reader.
+TEST_F(FitsIo, HugeNaxisIsRefusedBeforeAllocation) {
+  const auto path = dir_ / "huge.fits";
+  write_raw_fits(path, image_cards("100000", "100000"), 0);
+  const std::string expected = path.string() + ": NAXIS1 x NAXIS2 = 100000 x 100000 is more than 2147483648 pixels";
+  EXPECT_EQ(fits_error_of([&] { read_fits(path); }), expected);
+  EXPECT_EQ(fits_error_of([&] { read_fits_info(path); }), expected);
+  std::vector<float> row(8);
+  EXPECT_EQ(fits_error_of([&] { read_fits_rows(path, 0, 1, row.data()); }), expected);
+  EXPECT_EQ(fits_error_of([&] { FitsFrameSet set({path}); }), expected);
+  // One axis past the bound, and one that is not positive.
+  write_raw_fits(dir_ / "wide.fits", image_cards("100001", "1"), 0);
+  EXPECT_EQ(fits_error_of([&] { read_fits_info(dir_ / "wide.fits"); }),
+            (dir_ / "wide.fits").string() + ": NAXIS1 = 100001 is outside 1..100000 pixels");
+  write_raw_fits(dir_ / "empty.fits", image_cards("16", "0"), 0);
+  EXPECT_EQ(fits_error_of([&] { read_fits_info(dir_ / "empty.fits"); }),
+            (dir_ / "empty.fits").string() + ": NAXIS2 = 0 is outside 1..100000 pixels");
+  // Within the bounds but not in the file (40000^2 would be 6.4 GB): refused as truncated.
+  write_raw_fits(dir_ / "claims.fits", image_cards("40000", "40000"), 0);
+  EXPECT_EQ(fits_error_of([&] { read_fits(dir_ / "claims.fits"); }),
+            (dir_ / "claims.fits").string() +
+                ": the header (NAXIS1 = 40000, NAXIS2 = 40000, BITPIX = -32) needs 6400002880 bytes "
+                "but the file has 2880: truncated");
+}
+
+// A card value with a byte that is not UTF-8 (0xFF) or a control character is read as '?';
+// valid UTF-8 (an observer's name in Chinese) is kept; the header then becomes JSON.
+TEST_F(FitsIo, NonUtf8HeaderValuesAreMadeSafe) {
+  const auto path = dir_ / "latin.fits";
+  auto cards = image_cards("2", "2");
+  cards.push_back("OBSERVER= 'ab\xFF" "cd'");
+  cards.push_back("SITE    = '\xE5\xA4\xA9\xE5\x8D\x8E'");
+  cards.push_back("NOTE    = 'tab\there\x01'");
+  cards.push_back("BROKEN  = '\xE5\xA4x'");  // a 3-byte sequence cut short
+  write_raw_fits(path, cards, 2880);
+  const auto image = read_fits(path);
+  EXPECT_EQ(image.header.at("OBSERVER"), "ab?cd");
+  EXPECT_EQ(image.header.at("SITE"), "\xE5\xA4\xA9\xE5\x8D\x8E");
+  EXPECT_EQ(image.header.at("NOTE"), "tab?here?");
+  EXPECT_EQ(image.header.at("BROKEN"), "??x");
+  EXPECT_EQ(image.image.pixels, std::vector<float>(4, 0.0f));
+  nlohmann::json json(image.header);
+  EXPECT_NO_THROW(json.dump());
+  EXPECT_EQ(json.at("OBSERVER"), "ab?cd");
+}
+
+TEST_F(FitsIo, ExptimeMustBeANumberEntirely) {
+  auto cards = image_cards("2", "2");
+  cards.push_back("EXPTIME = '5abc'");
+  write_raw_fits(dir_ / "x.fits", cards, 2880);
+  EXPECT_EQ(fits_error_of([&] { FitsFrameSet set({dir_ / "x.fits"}, true); }),
+            (dir_ / "x.fits").string() + ": EXPTIME '5abc' is not a number");
+}
+
+TEST_F(FitsIo, WriteIntoAMissingDirectoryIsNotRetryable) {
+  const auto path = dir_ / "no_such_dir" / "a.fits";
+  const auto message = fits_error_of([&] { write_fits(path, ramp(8, 8), {}); });
+  EXPECT_NE(message.find(path.string() + ": creating"), std::string::npos) << message;
+}
+
+// A full disk: CFITSIO's write error carries errno ENOSPC, so the FitsError is retryable (the
+// process waits and runs again), and neither the product nor a temporary file is left.
+TEST_F(FitsIo, FullDiskIsRetryableAndLeavesNothing) {
+  tmpfs_ = std::make_unique<testing::SmallTmpfs>();
+  const auto mount = dir_ / "small";
+  if (const auto why = tmpfs_->mount(mount); !why.empty()) GTEST_SKIP() << why;
+  try {
+    write_fits(mount / "big.fits", ramp(1024, 1024), {});  // 4 MiB into 1 MiB
+    ADD_FAILURE() << "4 MiB fitted into a 1 MiB file system";
+  } catch (const FitsError& e) {
+    EXPECT_TRUE(e.retryable()) << e.what();
+    EXPECT_NE(std::string(e.what()).find((mount / "big.fits").string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(testing::entries(mount).empty());
+  write_fits(mount / "small.fits", ramp(64, 64), {});  // what fits still lands whole
+  EXPECT_EQ(read_fits(mount / "small.fits").image.pixels, ramp(64, 64).pixels);
 }
 
 }  // namespace

@@ -29,6 +29,19 @@ TEST(Median, IgnoresNonFiniteAndIsNaNWhenEmpty) {
   EXPECT_DOUBLE_EQ(median(floats), 2.5);
 }
 
+// The in-place median (the masters' per-pixel loop) is the same median: non-finite values
+// ignored, an even count averaged, computed in double even for floats.
+TEST(Median, InPlaceIsTheSameMedian) {
+  std::vector<float> floats{7.0f, std::nanf(""), 1.0f, INFINITY, 4.0f, 2.0f};
+  EXPECT_DOUBLE_EQ(median_in_place(std::span<float>(floats)), 3.0);  // (2 + 4) / 2 of 1, 2, 4, 7
+  std::vector<double> doubles{5.0, -1.0, NAN, 3.0};
+  EXPECT_DOUBLE_EQ(median_in_place(std::span<double>(doubles)), 3.0);
+  std::vector<float> large{16777216.0f, 16777218.0f};  // 2^24 and 2^24 + 2: the mean needs no rounding
+  EXPECT_DOUBLE_EQ(median_in_place(std::span<float>(large)), 16777217.0);
+  std::vector<float> none{NAN};
+  EXPECT_TRUE(std::isnan(median_in_place(std::span<float>(none))));
+}
+
 TEST(MadStd, MatchesTheScaledMedianAbsoluteDeviation) {
   // |x - 3| = {2, 1, 0, 1, 97}: median 1, times 1.4826 (normal consistency constant).
   const std::vector<double> values = {1, 2, 3, 4, 100};

@@ -1,10 +1,13 @@
 #include "publisher/publisher.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
 #include "common/migrations.h"
 #include "common/process_store.h"
+#include "common/queues.h"
 #include "support/live_services.h"
 
 namespace tianyu::publisher {
@@ -121,14 +124,14 @@ TEST_F(LivePublisher, AnAfterEdgeProceedsPastAFailureAndWaitsAgainOnRetry) {
   EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM process_dependency WHERE on_failure = 'proceed'").i64(0), 3);
   // calibrate_1 fails for good: align_1 is cancelled, and both release select.
   c_->execute("UPDATE process SET state = 'queued', attempt = 1 WHERE process_id = ?", {id.at("calibrate_1")});
-  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 1, "test", 60));
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 1, "test", 60, "lab", "general").has_value());
   ASSERT_TRUE(process::finish_failure(*c_, id.at("calibrate_1"), 1, "test", "truncated FITS", true, {3, 0}));
   EXPECT_EQ(state("align_1").str(0), "cancelled");
   EXPECT_EQ(state("select").str(0), "waiting");
   EXPECT_EQ(state("select").u64(1), 1u);
   // The last frame succeeds: select is ready.
   c_->execute("UPDATE process SET state = 'queued', attempt = 1 WHERE process_id = ?", {id.at("calibrate_2")});
-  ASSERT_TRUE(process::start(*c_, id.at("calibrate_2"), 1, "test", 60));
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_2"), 1, "test", 60, "lab", "general").has_value());
   ASSERT_TRUE(process::finish_success(*c_, id.at("calibrate_2"), 1, "test", nullptr, nullptr));
   EXPECT_EQ(state("select").str(0), "ready");
   EXPECT_EQ(state("select").u64(1), 0u);
@@ -145,7 +148,7 @@ TEST_F(LivePublisher, AnAfterEdgeProceedsPastAFailureAndWaitsAgainOnRetry) {
   c_->execute("UPDATE process SET state = 'ready' WHERE process_id = ?", {id.at("calibrate_1")});
   const auto gather_id = publish(*c_, {gather}, ids_).at("gather");
   c_->execute("UPDATE process SET state = 'queued', attempt = 2 WHERE process_id = ?", {id.at("calibrate_1")});
-  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 2, "test", 60));
+  ASSERT_TRUE(process::start(*c_, id.at("calibrate_1"), 2, "test", 60, "lab", "general").has_value());
   ASSERT_TRUE(process::finish_failure(*c_, id.at("calibrate_1"), 2, "test", "truncated FITS", true, {3, 0}));
   EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE process_id = ?", {gather_id}).str(0), "cancelled");
   retry(*c_, id.at("calibrate_1"));
@@ -159,6 +162,76 @@ TEST_F(LivePublisher, AnAfterEdgeProceedsPastAFailureAndWaitsAgainOnRetry) {
   const auto late_id = publish(*c_, {late}, ids_);
   EXPECT_EQ(c_->query_one("SELECT state FROM process WHERE process_id = ?", {late_id.at("late")}).str(0), "ready");
   expect_refused({spec("strict", {id.at("calibrate_1")})}, "which is failed: retry it first");
+}
+
+// Site and group names become queue names: a '.' would let site "a.b" group "c" and site "a"
+// group "b.c" share the queue tianyu.work.a.b.c. Refused wherever they enter, naming the name.
+TEST_F(LivePublisher, DottedSiteAndGroupNamesAreRefusedEverywhere) {
+  const auto sites = c_->query_one("SELECT COUNT(*) FROM site").i64(0);
+  const auto groups = c_->query_one("SELECT COUNT(*) FROM process_group").i64(0);
+  auto expect_invalid = [](const std::function<void()>& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "expected refusal naming " << needle;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_invalid([&] { ensure_site(*c_, "a.b", "/data/ab"); }, "site name 'a.b' is invalid");
+  expect_invalid([&] { ensure_site(*c_, "../etc", "/data/x"); }, "site name '../etc' is invalid");
+  expect_invalid([&] { ensure_group(*c_, "lab", "b.c"); }, "group name 'b.c' is invalid");
+  expect_invalid([&] { ensure_group(*c_, "lab", "General"); }, "group name 'General' is invalid");
+  EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM site").i64(0), sites);
+  EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM process_group").i64(0), groups);
+  expect_refused({spec("dotted", {}, "b.c")}, "process 'dotted': group name 'b.c' is invalid");
+  expect_invalid([] { queues::work_queue("a.b", "c"); }, "site name 'a.b' is invalid");
+  expect_invalid([] { queues::work_queue("a", "b.c"); }, "group name 'b.c' is invalid");
+  EXPECT_EQ(queues::work_queue("a-b", "c_d"), "tianyu.work.a-b.c_d");
+}
+
+// Every consumer-side state change is fenced by attempt AND owner, and the claim by the
+// process's own site and group.
+TEST_F(LivePublisher, ClaimsAndFailuresAreFencedByAttemptOwnerSiteAndGroup) {
+  const auto id = publish(*c_, {spec("p")}, ids_).at("p");
+  auto state = [&] {
+    return c_->query_one("SELECT state FROM process WHERE process_id = ?", {id}).str(0);
+  };
+  c_->execute("UPDATE process SET state = 'queued', attempt = 2 WHERE process_id = ?", {id});
+  EXPECT_FALSE(process::start(*c_, id, 2, "c1", 60, "lab", "bigram")) << "another group's consumer";
+  EXPECT_FALSE(process::start(*c_, id, 2, "c1", 60, "lab2", "general")) << "another site's consumer";
+  EXPECT_FALSE(process::start(*c_, id, 1, "c1", 60, "lab", "general")) << "a stale attempt";
+  EXPECT_FALSE(process::fail_unrunnable(*c_, id, 1, "c1", "stale")) << "a queued row of another attempt";
+  EXPECT_EQ(state(), "queued");
+  const auto claimed = process::start(*c_, id, 2, "c1", 60, "lab", "general");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->command, "noop");
+  EXPECT_EQ(claimed->params, "{}");
+  EXPECT_EQ(claimed->budget.max_attempts, 3u);
+  EXPECT_FALSE(process::fail_unrunnable(*c_, id, 2, "c2", "not the owner"));
+  EXPECT_FALSE(process::fail_unrunnable(*c_, id, 3, "c1", "not the attempt"));
+  EXPECT_EQ(state(), "running");
+  // The lease heartbeat: ours renewed, another attempt's lost.
+  const auto renewal = process::renew_leases(*c_, "c1", 60, {{id, 2}, {id, 1}});
+  EXPECT_EQ(renewal.renewed, (std::vector<process::AttemptKey>{{id, 2}}));
+  EXPECT_EQ(renewal.lost, (std::vector<process::AttemptKey>{{id, 1}}));
+  EXPECT_EQ(process::renew_leases(*c_, "c2", 60, {{id, 2}}).lost.size(), 1u) << "not c2's lease";
+  EXPECT_TRUE(process::fail_unrunnable(*c_, id, 2, "c1", "unknown command 'x'"));
+  EXPECT_EQ(state(), "failed");
+}
+
+TEST(ParseDag, DottedNamesAreRefusedNamingElementAndField) {
+  try {
+    parse_dag(nlohmann::json::parse(
+                  R"([{"key": "a", "command": "noop", "site": "s", "group": "g"},
+                      {"key": "b", "command": "noop", "site": "a.b", "group": "c"}])"),
+              "night.json");
+    FAIL() << "a dotted site name was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "night.json: element 1 ('b'): field 'site': site name 'a.b' is invalid"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ParseDag, ErrorsNameTheElementAndField) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,9 +21,13 @@ Daemon::Daemon(const std::string& executable, std::vector<std::string> args,
                const std::map<std::string, std::string>& env, const std::filesystem::path& log)
     : log_(log) {
   const std::string path = bin_dir() + "/" + executable;
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with the test process (checked again after arming, in case it died before).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -42,6 +47,14 @@ Daemon::~Daemon() {
   if (pid_ > 0) stop(5);
 }
 
+void Daemon::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void Daemon::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void Daemon::kill_hard() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
@@ -51,6 +64,7 @@ void Daemon::kill_hard() {
 
 int Daemon::stop(int seconds) {
   if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGCONT);  // a paused daemon cannot act on SIGTERM
   ::kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   int status = 0;

@@ -1,7 +1,8 @@
 #pragma once
 // Runs one of our executables as a child process for an integration test, with extra
 // environment variables and its output in a log file; stopped (SIGTERM, then SIGKILL) when the
-// object goes away.
+// object goes away, and killed by the kernel if the test process itself dies first (a crash or
+// a ctest timeout), so no test leaves a daemon behind (the ctest no_leaked_daemons checks).
 #include <sys/types.h>
 
 #include <filesystem>
@@ -20,6 +21,8 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   void kill_hard();  // SIGKILL, as a crash or an OOM kill would
+  void pause();      // SIGSTOP: the whole process stalls (a long GC pause, a frozen VM)
+  void resume();     // SIGCONT
   // SIGTERM and wait up to `seconds`; returns the exit status, or -1 if it had to be killed.
   int stop(int seconds = 20);
   pid_t pid() const { return pid_; }

@@ -1,7 +1,5 @@
-// calibrate: one science frame through the masters, with its mask and its SEP catalogue (the
-// alignment's input), written under the site root.
-#include <cmath>
-
+// calibrate: one science frame through the masters of its dependencies, with its mask and its
+// SEP catalogue (the alignment's input).
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
@@ -9,71 +7,78 @@
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/detection/extract.h"
 #include "pipeline/fits_io.h"
+#include "steps/step_params.h"
 
 namespace tianyu::consumer::steps {
 namespace {
 
-std::optional<double> number_card(const nlohmann::json& header, const char* key) {
-  if (!header.contains(key)) return std::nullopt;
-  try {
-    return std::stod(header[key].get<std::string>());
-  } catch (const std::exception&) {
-    return std::nullopt;
+struct Masters {
+  std::vector<pipeline::Image> images;  // owns what `use` points at
+  pipeline::Masters use;
+};
+
+Masters load_masters(StepContext& ctx) {
+  Masters m;
+  m.images.reserve(3);
+  for (const char* kind : {"master_bias", "master_dark", "master_flat"}) {
+    const auto products = dependency_products(ctx, kind);
+    if (products.empty()) continue;
+    m.images.push_back(pipeline::read_fits(readable(ctx, products.front().path)).image);
+    const pipeline::Image* image = &m.images.back();
+    if (kind == std::string("master_bias")) m.use.bias = image;
+    if (kind == std::string("master_dark")) m.use.dark_rate = image;
+    if (kind == std::string("master_flat")) m.use.flat = image;
   }
+  return m;
 }
 
-void calibrate_frame(StepContext& ctx) {
-  const auto obs = observation_of(ctx);
-  const auto frame = raw_frame(ctx, uint_param(ctx, "frame_id"));
-  as_step(fmt::format("calibrate frame {} ({})", frame.frame_id, frame.path), [&] {
-    const auto [width, height] = observation_frame_size(ctx, obs);
-    const auto raw = pipeline::read_fits(absolute(ctx, frame.path));
+void write_products(StepContext& ctx, std::uint64_t obs, const RawFrame& frame, const pipeline::CalibratedFrame& calibrated,
+                    const std::vector<pipeline::Source>& sources) {
+  ProductFiles out(ctx, obs);
+  const std::string stem = fmt::format("calibrated/{}", frame.frame_id);
+  ImageProduct p;
+  p.frame_id = frame.frame_id;
+  p.path = out.name(stem, ".fits");
+  p.mask_path = out.name(stem, ".mask.fits");
+  p.catalog_path = out.name(stem, ".sources.csv");
+  p.background_rms = calibrated.background_rms;
+  pipeline::write_fits(out.absolute(p.path), calibrated.image,
+                       {{"BKG", calibrated.background, "[ADU] SEP global background subtracted"},
+                        {"BKGRMS", calibrated.background_rms, "[ADU] SEP global background RMS"},
+                        {"RAWFILE", frame.path, "raw frame, relative to the site root"}});
+  write_mask(out.absolute(p.mask_path), calibrated.mask, calibrated.image.width, calibrated.image.height);
+  write_catalog(out.absolute(p.catalog_path), sources);
+  record_product(ctx, obs, "calibrated", p, calibrated.background, static_cast<std::uint64_t>(calibrated.masked));
+}
+
+void calibrate_frame(StepContext& ctx, const contract::FrameParams& params) {
+  const auto frame = raw_frame(ctx, params.frame_id);
+  run_with_failure_context(fmt::format("calibrate frame {} ({})", frame.frame_id, frame.path), [&] {
+    const auto [width, height] = observation_frame_size(ctx, params.observation_id);
+    if (frame.width != width || frame.height != height) {
+      throw InputError(fmt::format("the frame is {}x{}, the observation's frames are {}x{}", frame.width,
+                                   frame.height, width, height));
+    }
+    const auto raw = pipeline::read_fits(readable(ctx, frame.path));
     if (raw.image.width != width || raw.image.height != height) {
-      throw InputError(fmt::format("the frame is {}x{}, the observation's frames are {}x{}", raw.image.width,
+      throw InputError(fmt::format("the file is {}x{}, its raw_frame row says {}x{}", raw.image.width,
                                    raw.image.height, width, height));
     }
-    std::vector<pipeline::Image> masters;
-    masters.reserve(3);
-    pipeline::Masters use;
-    for (const char* kind : {"master_bias", "master_dark", "master_flat"}) {
-      if (const auto p = latest_product(ctx, obs, kind)) {
-        masters.push_back(pipeline::read_fits(absolute(ctx, p->path)).image);
-        const pipeline::Image* m = &masters.back();
-        if (std::string(kind) == "master_bias") use.bias = m;
-        if (std::string(kind) == "master_dark") use.dark_rate = m;
-        if (std::string(kind) == "master_flat") use.flat = m;
-      }
-    }
+    const auto masters = load_masters(ctx);
+    const auto values = frame_calibration(ctx, frame.frame_id);
     pipeline::CalibrationOptions options;
-    const auto& c = ctx.params.contains("calibration") ? ctx.params["calibration"] : nlohmann::json::object();
-    if (c.contains("saturation_adu")) {
-      options.saturation_adu = c["saturation_adu"].get<double>();
-    } else if (const auto s = number_card(frame.header, "SATURATE")) {
-      options.saturation_adu = *s;
-    }
-    const auto calibrated = pipeline::calibrate(raw.image, frame.exptime_s, use, options);
+    if (values.saturation_adu) options.saturation_adu = *values.saturation_adu;
+    const auto calibrated = pipeline::calibrate(raw.image, values.exptime_s, masters.use, options);
     if (calibrated.masked == calibrated.image.pixels.size()) throw InputError("every pixel is masked");
     const auto sources = pipeline::extract_sources(calibrated.image, &calibrated.mask, calibrated.background_rms);
-
-    const std::string stem = fmt::format("calibrated/{}", frame.frame_id);
-    ImageProduct p;
-    p.path = product_path(ctx, obs, stem + ".fits");
-    p.mask_path = product_path(ctx, obs, stem + ".mask.fits");
-    p.catalog_path = product_path(ctx, obs, stem + ".sources.csv");
-    p.background_rms = calibrated.background_rms;
-    pipeline::write_fits(absolute(ctx, p.path), calibrated.image,
-                         {{"BKG", calibrated.background, "[ADU] SEP global background subtracted"},
-                          {"BKGRMS", calibrated.background_rms, "[ADU] SEP global background RMS"},
-                          {"RAWFILE", frame.path, "raw frame, relative to the site root"}});
-    write_mask(absolute(ctx, p.mask_path), calibrated.mask, calibrated.image.width, calibrated.image.height);
-    write_catalog(absolute(ctx, p.catalog_path), sources);
-    record_product(ctx, obs, frame.frame_id, "calibrated", p, calibrated.background,
-                   static_cast<std::uint64_t>(calibrated.masked));
+    write_products(ctx, params.observation_id, frame, calibrated, sources);
   });
 }
 
 }  // namespace
 
-void register_calibrate_step(StepRegistry& registry) { registry.add("calibrate", calibrate_frame); }
+void register_calibrate_step(StepRegistry& registry) {
+  registry.add<contract::FrameParams>("calibrate", calibrate_frame);
+}
 
 }  // namespace tianyu::consumer::steps

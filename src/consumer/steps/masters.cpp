@@ -1,5 +1,5 @@
 // master_bias, master_dark, master_flat: the observation's calibration frames combined
-// (pipeline/calibration/masters.h), each master a product the calibration reads.
+// (pipeline/calibration/masters.h); the earlier masters come from this process's dependencies.
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
@@ -8,48 +8,57 @@
 #include "pipeline/calibration/frame_set.h"
 #include "pipeline/calibration/masters.h"
 #include "pipeline/fits_io.h"
+#include "steps/step_params.h"
 
 namespace tianyu::consumer::steps {
 namespace {
 
-std::vector<std::filesystem::path> files_of(const StepContext& ctx, const std::vector<RawFrame>& frames) {
-  std::vector<std::filesystem::path> out;
-  for (const auto& f : frames) out.push_back(absolute(ctx, f.path));
+std::optional<pipeline::Image> input_master(StepContext& ctx, const char* kind) {
+  const auto products = dependency_products(ctx, kind);
+  if (products.empty()) return std::nullopt;
+  return pipeline::read_fits(readable(ctx, products.front().path)).image;
+}
+
+pipeline::Image combine(StepContext& ctx, const std::string& kind, const pipeline::FitsFrameSet& set) {
+  if (kind == "master_bias") return pipeline::master_bias(set);
+  const auto bias = input_master(ctx, "master_bias").value_or(pipeline::Image(set.width(), set.height()));
+  if (kind == "master_dark") return pipeline::master_dark_rate(set, bias);
+  const auto dark_rate = input_master(ctx, "master_dark");
+  return pipeline::master_flat(set, bias, dark_rate ? &*dark_rate : nullptr);
+}
+
+// The frames' exposure times from frame_calibration (the header read once, at ingest). A dark or
+// flat without one cannot be scaled: bad input, naming the frame.
+std::vector<double> exposures(StepContext& ctx, const std::vector<RawFrame>& frames, bool needed) {
+  std::vector<double> out;
+  for (const auto& f : frames) {
+    const double t = frame_calibration(ctx, f.frame_id).exptime_s;
+    if (needed && !(t > 0)) {
+      throw InputError(fmt::format("frame {} ({}) has no exposure time (EXPTIME)", f.frame_id, f.path));
+    }
+    out.push_back(t);
+  }
   return out;
 }
 
-pipeline::Image master_or_zero(const StepContext& ctx, std::uint64_t obs, const char* kind, int width, int height) {
-  if (const auto p = latest_product(ctx, obs, kind)) return pipeline::read_fits(absolute(ctx, p->path)).image;
-  return pipeline::Image(width, height);
-}
-
-void make_master(StepContext& ctx, const std::string& kind) {
-  const auto obs = observation_of(ctx);
+void make_master(StepContext& ctx, const std::string& kind, const contract::ObservationParams& params) {
+  const auto obs = params.observation_id;
   const std::string frame_kind = kind.substr(std::string("master_").size());
   const auto frames = raw_frames(ctx, obs, frame_kind);
   if (frames.empty()) throw InputError(fmt::format("observation {} has no {} frames", obs, frame_kind));
-  as_step(fmt::format("{} of observation {} ({} frames)", kind, obs, frames.size()), [&] {
-    const bool need_exptime = frame_kind != "bias";
-    const pipeline::FitsFrameSet set(files_of(ctx, frames), need_exptime);
-    pipeline::Image master;
-    if (kind == "master_bias") {
-      master = pipeline::master_bias(set);
-    } else {
-      const auto bias = master_or_zero(ctx, obs, "master_bias", set.width(), set.height());
-      if (kind == "master_dark") {
-        master = pipeline::master_dark_rate(set, bias);
-      } else {
-        const auto dark = latest_product(ctx, obs, "master_dark");
-        const pipeline::Image dark_rate = dark ? pipeline::read_fits(absolute(ctx, dark->path)).image : pipeline::Image();
-        master = pipeline::master_flat(set, bias, dark ? &dark_rate : nullptr);
-      }
-    }
+  run_with_failure_context(fmt::format("{} of observation {} ({} frames)", kind, obs, frames.size()), [&] {
+    std::vector<std::filesystem::path> files;
+    for (const auto& f : frames) files.push_back(readable(ctx, f.path));
+    const pipeline::FitsFrameSet set(files, exposures(ctx, frames, frame_kind != "bias"));
+    const auto master = combine(ctx, kind, set);
+    ProductFiles out(ctx, obs);
     ImageProduct p;
-    p.path = product_path(ctx, obs, "masters/" + kind + ".fits");
+    p.path = out.name("masters/" + kind, ".fits");
     p.frames = static_cast<int>(frames.size());
-    pipeline::write_fits(absolute(ctx, p.path), master,
-                         {{"IMAGETYP", kind, "Tianyu master"}, {"NCOMBINE", static_cast<long long>(frames.size()), "frames combined"}});
-    record_product(ctx, obs, std::nullopt, kind, p);
+    pipeline::write_fits(out.absolute(p.path), master,
+                         {{"IMAGETYP", kind, "Tianyu master"},
+                          {"NCOMBINE", static_cast<long long>(frames.size()), "frames combined"}});
+    record_product(ctx, obs, kind, p);
     spdlog::info("process {}: {} of observation {} from {} frames", ctx.process_id, kind, obs, frames.size());
   });
 }
@@ -58,7 +67,10 @@ void make_master(StepContext& ctx, const std::string& kind) {
 
 void register_master_steps(StepRegistry& registry) {
   for (const char* kind : {"master_bias", "master_dark", "master_flat"}) {
-    registry.add(kind, [kind = std::string(kind)](StepContext& ctx) { make_master(ctx, kind); });
+    registry.add<contract::ObservationParams>(
+        kind, [kind = std::string(kind)](StepContext& ctx, const contract::ObservationParams& p) {
+          make_master(ctx, kind, p);
+        });
   }
 }
 

@@ -1,8 +1,18 @@
 #pragma once
-// What the observation steps share: reading raw-frame rows and the products earlier steps
-// committed (paths relative to the site root), writing files under the site root, and turning
-// the pipeline's bad-input errors into InputError (the process fails for good, with the file
-// and the reason, and is not retried).
+// What the observation steps' adapters share: loading their declared inputs and handing their
+// outputs to the success transaction, all through ctx.observation_store() (observation_store.h).
+//
+// - Inputs are found ONE way: an image product is the product of a declared kind made by one
+//   of the processes this process depends on (image_product rows carry the process id), never
+//   "the newest row". Tables (frame_quality, source, raw_flux, ...) are read by observation.
+// - A frame's exposure, gain, read noise and saturation come from the frame_calibration view
+//   (the header read once at ingest, the observation's override applied), never the header.
+// - Files exactly once: every product file is named for its process and attempt
+//   (`<stem>.p<process>a<attempt><ext>`), written whole and flushed, and becomes the product
+//   only through the image_product row of the success transaction; a later attempt of the same
+//   process removes its earlier attempts' files, and the consumer removes an attempt's files
+//   when it does not commit. A worker that lost its lease can never replace a committed product.
+// - Every path goes through the site store.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -10,8 +20,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "consumer/steps/observation_store.h"
 #include "consumer/steps/registry.h"
 #include "pipeline/detection/extract.h"
 #include "pipeline/geometry.h"
@@ -19,68 +28,65 @@
 
 namespace tianyu::consumer::steps {
 
-struct RawFrame {
-  std::uint64_t frame_id = 0;
-  std::string path;  // relative to the site root
-  std::string kind;
-  int width = 0, height = 0;
-  double exptime_s = 0;
-  double bjd_tdb = 0;
-  nlohmann::json header;
-};
+namespace contract = ::tianyu::steps;  // the typed params (src/steps)
 
-std::uint64_t observation_of(const StepContext& ctx);
-std::uint64_t uint_param(const StepContext& ctx, const char* name);
-
-RawFrame raw_frame(const StepContext& ctx, std::uint64_t frame_id);
-std::vector<RawFrame> raw_frames(const StepContext& ctx, std::uint64_t observation_id, const std::string& kind);
-// The observation's reference frame, the grid of alignment, stacking and the template: the
-// first of its first science frames (the DAG's `reference_candidates`) that calibrated. Every
-// step after the alignment finds the same one; InputError when none calibrated.
-std::uint64_t reference_frame_id(const StepContext& ctx, std::uint64_t observation_id);
+// The observation store's reads (observation_store.h), failing as bad input (InputError,
+// never retried) when a row the step needs is absent.
+RawFrame raw_frame(StepContext& ctx, std::uint64_t frame_id);
+std::vector<RawFrame> raw_frames(StepContext& ctx, std::uint64_t observation_id, const std::string& kind);
 // The observation's frame size: the most common among its science frames (a foreign frame,
 // even the first, is the one refused).
-std::pair<int, int> observation_frame_size(const StepContext& ctx, std::uint64_t observation_id);
+std::pair<int, int> observation_frame_size(StepContext& ctx, std::uint64_t observation_id);
+FrameCalibration frame_calibration(StepContext& ctx, std::uint64_t frame_id);
+// The products of `kind` made by this process's dependencies, in the time order of their
+// frames (then by process id).
+std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::string& kind);
+// The one product of `kind` (for `frame_id`, when given) among them; InputError when absent.
+ImageProduct dependency_product(StepContext& ctx, const std::string& kind, std::optional<std::uint64_t> frame_id = {});
 
-struct ImageProduct {
-  std::uint64_t process_id = 0;
-  std::string path, mask_path, weight_path, catalog_path;  // relative; empty when none
-  double background_rms = 0;
-  int frames = 0;
+// The files of one attempt: names unique to (process, attempt) under products/obs<O>/.
+class ProductFiles {
+ public:
+  ProductFiles(StepContext& ctx, std::uint64_t observation_id) : ctx_(ctx), observation_id_(observation_id) {}
+  // "calibrated/12" + ".fits" -> products/obs<O>/calibrated/12.p<process>a<attempt>.fits (relative),
+  // its directory made, this process's earlier attempts' file of the same name removed, and the
+  // path recorded as written by this attempt (removed by the consumer if it does not commit).
+  std::string name(const std::string& stem, const std::string& ext);
+  std::filesystem::path absolute(const std::string& relative) const;
+
+ private:
+  StepContext& ctx_;
+  std::uint64_t observation_id_;
 };
-// The newest product of `kind` for the observation (and frame, when given).
-std::optional<ImageProduct> latest_product(const StepContext& ctx, std::uint64_t observation_id,
-                                           const std::string& kind, std::optional<std::uint64_t> frame_id = {});
-// The products of `kind` made by this process's dependencies.
-std::vector<ImageProduct> products_of_dependencies(const StepContext& ctx, const std::string& kind);
-// REPLACE INTO image_product for this process, in the success transaction.
-void record_product(StepContext& ctx, std::uint64_t observation_id, std::optional<std::uint64_t> frame_id,
-                    const std::string& kind, const ImageProduct& p, std::optional<double> background = {},
-                    std::optional<std::uint64_t> masked = {});
+// The image_product row of this process, staged for the success transaction.
+void record_product(StepContext& ctx, std::uint64_t observation_id, const std::string& kind, const ImageProduct& p,
+                    std::optional<double> background = {}, std::optional<std::uint64_t> masked = {});
 
-// <site root>/products/obs<id>/<relative>, its directory created; `relative` is returned as
-// the stored path (relative to the site root).
-std::string product_path(const StepContext& ctx, std::uint64_t observation_id, const std::string& relative);
-std::filesystem::path absolute(const StepContext& ctx, const std::string& relative);
+// A path (relative to the site root) to read.
+std::filesystem::path readable(const StepContext& ctx, const std::string& relative);
 
 // The mask as a 16-bit FITS image beside its frame.
 void write_mask(const std::filesystem::path& path, const std::vector<std::uint8_t>& mask, int width, int height);
 std::vector<std::uint8_t> read_mask(const std::filesystem::path& path, int width, int height);
 
-// SEP catalogues as CSV (x, y, flux, peak, a, b, theta, npix, flag), written atomically.
+// SEP catalogues as CSV (x, y, flux, peak, a, b, theta, npix, flag), written whole.
 void write_catalog(const std::filesystem::path& path, const std::vector<pipeline::Source>& sources);
 std::vector<pipeline::Source> read_catalog(const std::filesystem::path& path);
 
-// The alignment of a frame (from frame_quality), or nullopt when it has none.
-struct FrameAlignment {
-  pipeline::FrameTransform transform;
-  std::optional<bool> good;
-  std::string rejected_reason;
-};
-std::optional<FrameAlignment> frame_alignment(const StepContext& ctx, std::uint64_t frame_id);
+// Runs `body`; any failure is re-thrown as a StepFailure prefixed with `what` (e.g. "calibrate
+// frame 12 (raw/f.fits)"), keeping whether a retry can help (retryable(), transient_resource()).
+void run_with_failure_context(const std::string& what, const std::function<void()>& body);
 
-// Runs `body`, rethrowing the pipeline's input errors (FITS, calibration, sizes) as InputError
-// prefixed with `what` (e.g. "calibrate frame 12 (raw/f.fits)").
-void as_step(const std::string& what, const std::function<void()>& body);
+// A step's failure with its context; retryable exactly when the failure it wraps was.
+class StepFailure : public Failure {
+ public:
+  StepFailure(const std::string& message, const std::exception& cause)
+      : Failure(message), retryable_(retry_can_help(cause)), transient_(!spends_attempt(cause)) {}
+  bool retryable() const noexcept override { return retryable_; }
+  bool transient_resource() const noexcept override { return transient_; }
+
+ private:
+  bool retryable_, transient_;
+};
 
 }  // namespace tianyu::consumer::steps

@@ -6,39 +6,38 @@
 #include "common/errors.h"
 #include "consumer/steps/observation_io.h"
 #include "pipeline/selection/quality.h"
+#include "steps/step_params.h"
 
 namespace tianyu::consumer::steps {
 namespace {
 
-void select_observation_frames(StepContext& ctx) {
-  const auto obs = observation_of(ctx);
+void select_observation_frames(StepContext& ctx, const contract::ObservationParams& params) {
+  const auto obs = params.observation_id;
+  auto& store = ctx.observation_store();
   std::vector<std::uint64_t> ids;
   std::vector<pipeline::FrameQuality> quality;
-  for (const auto& r : ctx.db->query(
-           "SELECT frame_id, star_count, background_rms_adu, aligned, COALESCE(align_failure, ''), "
-           "COALESCE(transparency, 0), trail_length_px FROM frame_quality WHERE observation_id = ? ORDER BY frame_id",
-           {obs})) {
-    ids.push_back(r.u64(0));
-    quality.push_back({static_cast<int>(r.i64(1)), r.f64(2), r.i64(3) != 0, r.str(4), r.f64(5), r.f64(6)});
+  for (auto& row : store.frame_quality(obs)) {
+    ids.push_back(row.frame_id);
+    quality.push_back(std::move(row.quality));
   }
   if (quality.empty()) throw InputError(fmt::format("observation {}: no frame was aligned", obs));
   const auto verdicts = pipeline::select_frames(quality);
   int good = 0;
   for (const auto& v : verdicts) good += v.good;
-  if (good == 0) throw InputError(fmt::format("observation {}: every one of {} frames was rejected ({})", obs,
-                                              verdicts.size(), verdicts.front().reason));
+  if (good == 0) {
+    throw InputError(fmt::format("observation {}: every one of {} frames was rejected ({})", obs, verdicts.size(),
+                                 verdicts.front().reason));
+  }
   spdlog::info("process {}: observation {}: {} of {} frames good", ctx.process_id, obs, good, verdicts.size());
-  ctx.on_commit([=](db::Connection& c) {
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      c.execute("UPDATE frame_quality SET good = ?, rejected_reason = ? WHERE frame_id = ?",
-                {std::int64_t{verdicts[i].good}, verdicts[i].good ? db::Param(nullptr) : db::Param(verdicts[i].reason),
-                 ids[i]});
-    }
-  });
+  std::vector<FrameVerdict> staged;
+  for (std::size_t i = 0; i < ids.size(); ++i) staged.push_back({ids[i], verdicts[i].good, verdicts[i].reason});
+  store.stage_frame_verdicts(std::move(staged));
 }
 
 }  // namespace
 
-void register_select_step(StepRegistry& registry) { registry.add("select_frames", select_observation_frames); }
+void register_select_step(StepRegistry& registry) {
+  registry.add<contract::ObservationParams>("select_frames", select_observation_frames);
+}
 
 }  // namespace tianyu::consumer::steps

@@ -7,6 +7,8 @@
 
 #include <Eigen/Dense>
 
+#include "pipeline/robust_stats.h"
+
 namespace tianyu::pipeline {
 namespace {
 
@@ -116,30 +118,20 @@ Fit clipped_fit(std::vector<Pair> pairs, bool affine, const AlignOptions& option
   return fit;
 }
 
+// pipeline::median of the flux ratios: an even count averages the two middle ratios.
 double median_flux_ratio(const std::vector<Pair>& pairs) {
   std::vector<double> ratios;
   for (const auto& p : pairs) {
     if (p.ref->flux > 0 && p.frame->flux > 0) ratios.push_back(p.frame->flux / p.ref->flux);
   }
   if (ratios.empty()) return 0;
-  const auto mid = ratios.begin() + ratios.size() / 2;
-  std::nth_element(ratios.begin(), mid, ratios.end());
-  return *mid;
+  return median(ratios);
 }
 
-}  // namespace
-
-AlignResult align_to_reference(const std::vector<Source>& reference, const std::vector<Source>& frame,
-                               const AlignOptions& options) {
-  AlignResult r;
-  const std::size_t nr = std::min<std::size_t>(reference.size(), options.max_sources);
-  const std::size_t nf = std::min<std::size_t>(frame.size(), options.max_sources);
-  if (static_cast<int>(nr) < options.min_matches || static_cast<int>(nf) < options.min_matches) {
-    r.reason = "too few sources to align (reference " + std::to_string(reference.size()) +
-               ", frame " + std::to_string(frame.size()) + ", need " +
-               std::to_string(options.min_matches) + ")";
-    return r;
-  }
+// The integer offset most (frame - reference) position pairs agree on, into r.dx_integer,
+// r.dy_integer and r.votes (the pairs in the 3x3 cells around it).
+void vote_integer_offset(const std::vector<Source>& reference, std::size_t nr,
+                         const std::vector<Source>& frame, std::size_t nf, AlignResult& r) {
   // Inputs come brightest first (extract_sources sorts them), so the vote uses the bright end.
   std::unordered_map<std::int64_t, int> votes;
   votes.reserve(nr * nf);
@@ -166,25 +158,45 @@ AlignResult align_to_reference(const std::vector<Source>& reference, const std::
       if (it != votes.end()) r.votes += it->second;
     }
   }
-  const auto integer = FrameTransform::translation(r.dx_integer, r.dy_integer);
+}
+
+// The translation fit, upgraded to affine when enough pairs demand it. Rotation leaves far
+// stars outside the translation's radius: search wider, fit affine, then pair again tightly
+// around the affine prediction; the affine must earn its 4 extra parameters against a
+// translation of the same pairs.
+Fit best_fit(const std::vector<Source>& reference, std::size_t nr, const std::vector<Source>& frame,
+             std::size_t nf, const FrameTransform& integer, const AlignOptions& options) {
   Fit fit = clipped_fit(match(reference, nr, frame, nf, integer, options.match_radius_px), false, options);
-  if (static_cast<int>(fit.kept.size()) >= options.affine_min_pairs) {
-    // Rotation leaves far stars outside the translation's radius: search wider, fit affine,
-    // then pair again tightly around the affine prediction.
-    Fit affine = clipped_fit(match(reference, nr, frame, nf, fit.transform, options.affine_search_px), true, options);
-    if (static_cast<int>(affine.kept.size()) >= options.affine_min_pairs) {
-      affine = clipped_fit(match(reference, nr, frame, nf, affine.transform, options.match_radius_px), true, options);
-      // The same pairs under a translation: the affine must earn its 4 extra parameters.
-      const Fit shift = clipped_fit(affine.kept, false, options);
-      const double sigma2 = std::max(affine.rms * affine.rms, 1e-6);
-      if (shift.kept.size() == affine.kept.size() &&
-          (shift.chi2 - affine.chi2) / sigma2 > options.affine_min_delta_chi2) {
-        fit = std::move(affine);
-      } else if (shift.kept.size() >= fit.kept.size()) {
-        fit = shift;
-      }
-    }
+  if (static_cast<int>(fit.kept.size()) < options.affine_min_pairs) return fit;
+  Fit affine = clipped_fit(match(reference, nr, frame, nf, fit.transform, options.affine_search_px), true, options);
+  if (static_cast<int>(affine.kept.size()) < options.affine_min_pairs) return fit;
+  affine = clipped_fit(match(reference, nr, frame, nf, affine.transform, options.match_radius_px), true, options);
+  const Fit shift = clipped_fit(affine.kept, false, options);
+  const double sigma2 = std::max(affine.rms * affine.rms, 1e-6);
+  if (shift.kept.size() == affine.kept.size() &&
+      (shift.chi2 - affine.chi2) / sigma2 > options.affine_min_delta_chi2) {
+    return affine;
   }
+  if (shift.kept.size() >= fit.kept.size()) return shift;
+  return fit;
+}
+
+}  // namespace
+
+AlignResult align_to_reference(const std::vector<Source>& reference, const std::vector<Source>& frame,
+                               const AlignOptions& options) {
+  AlignResult r;
+  const std::size_t nr = std::min<std::size_t>(reference.size(), options.max_sources);
+  const std::size_t nf = std::min<std::size_t>(frame.size(), options.max_sources);
+  if (static_cast<int>(nr) < options.min_matches || static_cast<int>(nf) < options.min_matches) {
+    r.reason = "too few sources to align (reference " + std::to_string(reference.size()) +
+               ", frame " + std::to_string(frame.size()) + ", need " +
+               std::to_string(options.min_matches) + ")";
+    return r;
+  }
+  vote_integer_offset(reference, nr, frame, nf, r);
+  const auto integer = FrameTransform::translation(r.dx_integer, r.dy_integer);
+  const Fit fit = best_fit(reference, nr, frame, nf, integer, options);
   r.matched = static_cast<int>(fit.kept.size());
   if (r.matched < options.min_matches) {
     r.reason = "only " + std::to_string(r.matched) + " source pairs agree on an offset (need " +

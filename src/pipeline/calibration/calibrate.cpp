@@ -63,80 +63,74 @@ std::size_t mask_sharp(const Image& image, std::vector<std::uint8_t>& mask, doub
   return marked;
 }
 
-}  // namespace
+// One row of (S - B - D t) / F with its mask bits; returns the row's masked pixel count.
+// Single-precision arithmetic with the masters' presence decided per row: this loop is
+// memory-bound, and a per-pixel double path cost as much as SEP's background model.
+struct RowCalibration {
+  const Image& raw;
+  const Masters& masters;
+  float exposure, saturation, min_flat, hot;
 
-CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
-                          const CalibrationOptions& options) {
-  require_size(raw, masters.bias, "the master bias");
-  require_size(raw, masters.dark_rate, "the master dark");
-  require_size(raw, masters.flat, "the master flat");
-  CalibratedFrame out;
-  out.image = Image(raw.width, raw.height);
-  out.mask.assign(raw.pixels.size(), 0);
-  const float hot = masters.dark_rate ? hot_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f;
-  // Single-precision arithmetic row by row, with the masters' presence decided once: this loop
-  // is memory-bound, and a per-pixel double path cost as much as SEP's background model.
-  const float saturation = static_cast<float>(options.saturation_adu);
-  const float min_flat = static_cast<float>(options.min_flat);
-  const float exposure = static_cast<float>(exptime_s);
-  std::vector<std::size_t> masked_rows(raw.height, 0);
-  parallel_rows(raw.height, options.threads, [&](int y0, int y1) {
-    std::vector<float> row(raw.width);
-    for (int y = y0; y < y1; ++y) {
-      const std::size_t offset = static_cast<std::size_t>(y) * raw.width;
-      const float* s = raw.pixels.data() + offset;
-      std::uint8_t* m = out.mask.data() + offset;
-      for (int x = 0; x < raw.width; ++x) {
-        row[x] = s[x];
-        m[x] = (s[x] >= saturation ? kSaturated : 0);
-      }
-      if (masters.bias) {
-        const float* b = masters.bias->pixels.data() + offset;
-        for (int x = 0; x < raw.width; ++x) row[x] -= b[x];
-      }
-      if (masters.dark_rate) {
-        const float* d = masters.dark_rate->pixels.data() + offset;
-        for (int x = 0; x < raw.width; ++x) {
-          row[x] -= d[x] * exposure;
-          if (d[x] > hot) m[x] |= kHot;
-        }
-      }
-      if (masters.flat) {
-        const float* f = masters.flat->pixels.data() + offset;
-        for (int x = 0; x < raw.width; ++x) {
-          // Selects, not branches, so the loop vectorises; NaN fails both comparisons.
-          const bool usable = f[x] >= min_flat && f[x] <= std::numeric_limits<float>::max();
-          row[x] = usable ? row[x] / f[x] : row[x];
-          m[x] |= usable ? 0 : kBadFlat;
-        }
-      }
-      float* o = out.image.pixels.data() + offset;
-      std::size_t masked = 0;
-      for (int x = 0; x < raw.width; ++x) {
-        // A NaN raw pixel, or a non-finite master value.
-        const bool finite = std::abs(row[x]) <= std::numeric_limits<float>::max();
-        m[x] |= finite ? 0 : kNotFinite;
-        o[x] = finite ? row[x] : 0.0f;
-        masked += m[x] != 0;
-      }
-      masked_rows[y] = masked;
+  std::size_t operator()(int y, float* row, float* out, std::uint8_t* m) const {
+    const int w = raw.width;
+    const std::size_t offset = static_cast<std::size_t>(y) * w;
+    const float* s = raw.pixels.data() + offset;
+    for (int x = 0; x < w; ++x) {
+      row[x] = s[x];
+      m[x] = (s[x] >= saturation ? kSaturated : 0);
     }
-  });
-  for (const auto m : masked_rows) out.masked += m;
-  if (out.masked == out.mask.size()) throw CalibrationError("every pixel of the frame is masked");
+    if (masters.bias) {
+      const float* b = masters.bias->pixels.data() + offset;
+      for (int x = 0; x < w; ++x) row[x] -= b[x];
+    }
+    if (masters.dark_rate) {
+      const float* d = masters.dark_rate->pixels.data() + offset;
+      for (int x = 0; x < w; ++x) {
+        row[x] -= d[x] * exposure;
+        if (d[x] > hot) m[x] |= kHot;
+      }
+    }
+    if (masters.flat) {
+      const float* f = masters.flat->pixels.data() + offset;
+      for (int x = 0; x < w; ++x) {
+        // Selects, not branches, so the loop vectorises; NaN fails both comparisons.
+        const bool usable = f[x] >= min_flat && f[x] <= std::numeric_limits<float>::max();
+        row[x] = usable ? row[x] / f[x] : row[x];
+        m[x] |= usable ? 0 : kBadFlat;
+      }
+    }
+    std::size_t masked = 0;
+    for (int x = 0; x < w; ++x) {
+      // A NaN raw pixel, or a non-finite master value.
+      const bool finite = std::abs(row[x]) <= std::numeric_limits<float>::max();
+      m[x] |= finite ? 0 : kNotFinite;
+      out[x] = finite ? row[x] : 0.0f;
+      masked += m[x] != 0;
+    }
+    return masked;
+  }
+};
+
+// SEP's background model of the calibrated, masked frame: its global level and RMS, and the
+// frame minus the model when asked; then the sharp-pixel mask, which needs the RMS.
+void model_background(CalibratedFrame& out, const CalibrationOptions& options) {
   sep_image image = sep_support::view(out.image, &out.mask);
   sep_bkg* raw_background = nullptr;
-  const int box_w = std::min(options.background_box, raw.width);
-  const int box_h = std::min(options.background_box, raw.height);
+  const int box_w = std::min(options.background_box, out.image.width);
+  const int box_h = std::min(options.background_box, out.image.height);
   int status = sep_background(&image, box_w, box_h, options.background_filter,
                               options.background_filter, 0.0, &raw_background);
   sep_support::Background background(raw_background);
-  if (status != 0) throw CalibrationError("SEP background: " + sep_support::message(status));
+  if (status != 0) {
+    throw CalibrationError(sep_support::describe("sep_background", status), sep_support::retry_can_help(status));
+  }
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
   if (options.subtract_background) {
     status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
-    if (status != 0) throw CalibrationError("SEP background subtraction: " + sep_support::message(status));
+    if (status != 0) {
+      throw CalibrationError(sep_support::describe("sep_bkg_subarray", status), sep_support::retry_can_help(status));
+    }
   }
   if (options.mask_sharp_pixels && out.background_rms > 0) {
     // On the sky-subtracted values: without subtraction, compare against the background too.
@@ -148,6 +142,33 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
       out.masked += mask_sharp(residual, out.mask, out.background_rms, options);
     }
   }
+}
+
+}  // namespace
+
+CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
+                          const CalibrationOptions& options) {
+  require_size(raw, masters.bias, "the master bias");
+  require_size(raw, masters.dark_rate, "the master dark");
+  require_size(raw, masters.flat, "the master flat");
+  CalibratedFrame out;
+  out.image = Image(raw.width, raw.height);
+  out.mask.assign(raw.pixels.size(), 0);
+  const RowCalibration calibrate_row{
+      raw, masters, static_cast<float>(exptime_s), static_cast<float>(options.saturation_adu),
+      static_cast<float>(options.min_flat),
+      masters.dark_rate ? hot_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f};
+  std::vector<std::size_t> masked_rows(raw.height, 0);
+  parallel_rows(raw.height, options.threads, [&](int y0, int y1) {
+    std::vector<float> row(raw.width);
+    for (int y = y0; y < y1; ++y) {
+      const std::size_t offset = static_cast<std::size_t>(y) * raw.width;
+      masked_rows[y] = calibrate_row(y, row.data(), out.image.pixels.data() + offset, out.mask.data() + offset);
+    }
+  });
+  for (const auto m : masked_rows) out.masked += m;
+  if (out.masked == out.mask.size()) throw CalibrationError("every pixel of the frame is masked");
+  model_background(out, options);
   return out;
 }
 

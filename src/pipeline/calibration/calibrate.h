@@ -5,17 +5,25 @@
 // darks or flats). Saturated pixels, hot pixels and pixels the flat cannot correct are carried
 // in a mask for later steps to skip; they are not averaged into anything.
 #include <cstdint>
-#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "pipeline/failure.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline {
 
-// A calibration input that cannot be used (sizes differ, nothing finite left).
-class CalibrationError : public std::runtime_error {
+// A calibration input that cannot be used (sizes differ, nothing finite left, a flat with no
+// light, SEP cannot model the background): bad input, never retryable; only SEP running out of
+// memory is.
+class CalibrationError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  explicit CalibrationError(const std::string& message, bool retryable = false)
+      : Failure(message), retryable_(retryable) {}
+  bool retryable() const noexcept override { return retryable_; }
+
+ private:
+  bool retryable_;
 };
 
 struct Masters {

@@ -10,6 +10,8 @@
 
 namespace tianyu::pipeline {
 
+struct FitsInfo;  // fits_io.h
+
 class FrameSet {
  public:
   virtual ~FrameSet() = default;
@@ -22,7 +24,8 @@ class FrameSet {
   virtual std::string name(int i) const = 0;  // for error messages
 };
 
-// Frames already in memory (tests, small sets).
+// Frames already in memory (tests, small sets). No frames, or frames of different sizes, are a
+// CalibrationError.
 class MemoryFrameSet : public FrameSet {
  public:
   explicit MemoryFrameSet(std::vector<Image> frames, std::vector<double> exptimes = {});
@@ -43,6 +46,10 @@ class MemoryFrameSet : public FrameSet {
 class FitsFrameSet : public FrameSet {
  public:
   explicit FitsFrameSet(std::vector<std::filesystem::path> files, bool need_exptime = false);
+  // The exposure times given by the caller (one per file, seconds; e.g. the frame_calibration
+  // values read once at ingest): the headers' EXPTIME is not read. A count that differs from
+  // the files' is a CalibrationError.
+  FitsFrameSet(std::vector<std::filesystem::path> files, std::vector<double> exptimes);
   int size() const override { return static_cast<int>(files_.size()); }
   int width() const override { return width_; }
   int height() const override { return height_; }
@@ -54,6 +61,9 @@ class FitsFrameSet : public FrameSet {
   std::vector<std::filesystem::path> files_;
   std::vector<double> exptimes_;
   int width_ = 0, height_ = 0;
+
+  // Every file must have the first one's size (a FitsError names the one that has not).
+  void check_size(const std::filesystem::path& file, const FitsInfo& info);
 };
 
 }  // namespace tianyu::pipeline

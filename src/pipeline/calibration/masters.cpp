@@ -4,10 +4,13 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <stdexcept>
+#include <span>
+#include <string>
 #include <vector>
 
+#include "pipeline/calibration/calibrate.h"
 #include "pipeline/parallel.h"
+#include "pipeline/robust_stats.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -45,13 +48,9 @@ Image combine_bands(const FrameSet& frames, const CombineOptions& options,
   return out;
 }
 
-float median_of(std::vector<float>& v) {
-  const std::size_t n = v.size(), mid = n / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  const float upper = v[mid];
-  if (n % 2) return upper;
-  return 0.5f * (upper + *std::max_element(v.begin(), v.begin() + mid));
-}
+// pipeline::median on a scratch buffer (reordered): an even count averages the two middle
+// values, non-finite values are ignored.
+float median_of(std::vector<float>& v) { return static_cast<float>(median_in_place(std::span<float>(v))); }
 
 // Which values lie within clip_sigma robust sigmas (1.4826 MAD) of the median; all of them
 // when clipping is off, the values are too few, or they do not scatter at all.
@@ -84,7 +83,7 @@ float clipped_mean(std::vector<float>& values, double clip_sigma) {
 
 void require_same_size(const FrameSet& frames, const Image& image, const char* what) {
   if (image.width != frames.width() || image.height != frames.height()) {
-    throw std::invalid_argument(std::string(what) + " is " + std::to_string(image.width) + " x " +
+    throw CalibrationError(std::string(what) + " is " + std::to_string(image.width) + " x " +
                                 std::to_string(image.height) + ", the frames are " +
                                 std::to_string(frames.width()) + " x " +
                                 std::to_string(frames.height()));
@@ -160,22 +159,30 @@ Image master_dark_rate(const FrameSet& darks, const Image& bias, const CombineOp
       [&](std::vector<float>& v) { return clipped_mean(v, options.clip_sigma); });
 }
 
-Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_rate,
-                  FlatCombine combine, const CombineOptions& options) {
-  require_same_size(flats, bias, "the master bias");
-  if (dark_rate) require_same_size(flats, *dark_rate, "the master dark");
-  const int n = flats.size(), w = flats.width(), h = flats.height();
-  // First pass: each flat's own level m_i (after bias and dark), one whole frame at a time
-  // (one read per file; memory stays at one frame).
-  std::vector<double> level(n, 0.0);
-  std::vector<float> frame(static_cast<std::size_t>(w) * h);
-  auto debias = [&](int i, int y0, int rows, float* b) {
+namespace {
+
+// A flat minus the bias and the dark current of its exposure, band by band.
+struct Debias {
+  const FrameSet& flats;
+  const Image& bias;
+  const Image* dark_rate;
+
+  void operator()(int i, int y0, int rows, float* b) const {
     const double t = flats.exptime(i);
+    const std::size_t w = static_cast<std::size_t>(flats.width());
     for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) {
       const std::size_t q = static_cast<std::size_t>(y0) * w + p;
       b[p] -= bias.pixels[q] + (dark_rate ? static_cast<float>(dark_rate->pixels[q] * t) : 0.0f);
     }
-  };
+  }
+};
+
+// Each flat's own level m_i (after bias and dark), one whole frame at a time (one read per
+// file; memory stays at one frame). A flat without light is bad input.
+std::vector<double> flat_levels(const FrameSet& flats, const Debias& debias) {
+  const int n = flats.size(), w = flats.width(), h = flats.height();
+  std::vector<double> level(n, 0.0);
+  std::vector<float> frame(static_cast<std::size_t>(w) * h);
   for (int i = 0; i < n; ++i) {
     flats.read_rows(i, 0, h, frame.data());
     debias(i, 0, h, frame.data());
@@ -183,29 +190,32 @@ Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_ra
     for (float v : frame) sum += v;
     level[i] = sum / (static_cast<double>(w) * h);
     if (!(level[i] > 0)) {
-      throw std::invalid_argument(flats.name(i) + ": mean level after bias is " +
-                                  std::to_string(level[i]) + ", not a usable flat");
+      throw CalibrationError(flats.name(i) + ": mean level after bias is " + std::to_string(level[i]) +
+                             ", not a usable flat");
     }
   }
-  auto normalise = [&](int i, int y0, int rows, float* b) {
-    debias(i, y0, rows, b);
-    const float inv = static_cast<float>(1.0 / level[i]);
-    for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) b[p] *= inv;
-  };
-  // Per pixel: 3 median - 2 mean over the flats, weights m_i; NaN values (star pixels masked in
-  // that flat) drop out with their weights; NaN when fewer than 3 remain.
-  const double clip = combine == FlatCombine::clipped_pearson_mode ? options.clip_sigma : 0.0;
-  auto combine_pixel = [&](std::vector<float>& v) {
+  return level;
+}
+
+// Per pixel: 3 median - 2 mean over the flats, weights m_i; NaN values (star pixels masked in
+// that flat) drop out with their weights; NaN when fewer than 3 remain. Values arrive in frame
+// order, so the weights line up with them.
+struct PearsonMode {
+  const std::vector<double>& level;
+  double clip;
+
+  float operator()(std::vector<float>& v) const {
+    const std::size_t n = v.size();
     std::vector<float> values;
     std::vector<double> weights_of;
     values.reserve(n);
     weights_of.reserve(n);
-    for (int i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
       if (std::isnan(v[i])) continue;
       values.push_back(v[i]);
       weights_of.push_back(level[i]);
     }
-    if (values.size() < 3 && values.size() < static_cast<std::size_t>(n)) return std::numeric_limits<float>::quiet_NaN();
+    if (values.size() < 3 && values.size() < n) return std::numeric_limits<float>::quiet_NaN();
     const auto kept = keep_within(values, clip);
     double sum = 0, weights = 0;
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -215,9 +225,42 @@ Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_ra
     }
     const double mean = weights > 0 ? sum / weights : kept.median;
     return static_cast<float>(3.0 * kept.median - 2.0 * mean);
+  }
+};
+
+// Sets the pixels of each disc that fall in rows [y0, y0 + rows) of a band to NaN.
+void blank_discs(const std::vector<Disc>& discs, int w, int y0, int rows, float* b) {
+  for (const auto& d : discs) {
+    const int ya = std::max(y0, static_cast<int>(std::floor(d.y - d.r)));
+    const int yb = std::min(y0 + rows - 1, static_cast<int>(std::ceil(d.y + d.r)));
+    const int xa = std::max(0, static_cast<int>(std::floor(d.x - d.r)));
+    const int xb = std::min(w - 1, static_cast<int>(std::ceil(d.x + d.r)));
+    for (int y = ya; y <= yb; ++y) {
+      for (int x = xa; x <= xb; ++x) {
+        if ((x - d.x) * (x - d.x) + (y - d.y) * (y - d.y) <= d.r * d.r) {
+          b[static_cast<std::size_t>(y - y0) * w + x] = std::numeric_limits<float>::quiet_NaN();
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_rate,
+                  FlatCombine combine, const CombineOptions& options) {
+  require_same_size(flats, bias, "the master bias");
+  if (dark_rate) require_same_size(flats, *dark_rate, "the master dark");
+  const int w = flats.width();
+  const Debias debias{flats, bias, dark_rate};
+  const std::vector<double> level = flat_levels(flats, debias);
+  auto normalise = [&](int i, int y0, int rows, float* b) {
+    debias(i, y0, rows, b);
+    const float inv = static_cast<float>(1.0 / level[i]);
+    for (std::size_t p = 0; p < static_cast<std::size_t>(rows) * w; ++p) b[p] *= inv;
   };
-  // Second pass: normalise and combine. The combine sees values in frame order, so the weights
-  // line up with them.
+  const PearsonMode combine_pixel{level, combine == FlatCombine::clipped_pearson_mode ? options.clip_sigma : 0.0};
+  // Second pass: normalise and combine.
   Image first = combine_bands(flats, options, normalise, combine_pixel);
   if (combine != FlatCombine::clipped_pearson_mode || !options.mask_flat_stars) return first;
   // Third and fourth passes: find each flat's stars against the first master and combine again
@@ -230,19 +273,7 @@ Image master_flat(const FrameSet& flats, const Image& bias, const Image* dark_ra
       flats, options,
       [&](int i, int y0, int rows, float* b) {
         normalise(i, y0, rows, b);
-        for (const auto& d : stars[i]) {
-          const int ya = std::max(y0, static_cast<int>(std::floor(d.y - d.r)));
-          const int yb = std::min(y0 + rows - 1, static_cast<int>(std::ceil(d.y + d.r)));
-          const int xa = std::max(0, static_cast<int>(std::floor(d.x - d.r)));
-          const int xb = std::min(w - 1, static_cast<int>(std::ceil(d.x + d.r)));
-          for (int y = ya; y <= yb; ++y) {
-            for (int x = xa; x <= xb; ++x) {
-              if ((x - d.x) * (x - d.x) + (y - d.y) * (y - d.y) <= d.r * d.r) {
-                b[static_cast<std::size_t>(y - y0) * w + x] = std::numeric_limits<float>::quiet_NaN();
-              }
-            }
-          }
-        }
+        blank_discs(stars[i], w, y0, rows, b);
       },
       combine_pixel);
   for (std::size_t p = 0; p < second.pixels.size(); ++p) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 
 #include "pipeline/sep_support.h"
 
@@ -25,8 +26,9 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
     sep_set_extract_pixstack(300'000);
     return std::size_t{300'000};
   }();
-  constexpr int kPixelStackFull = 2;
+  using sep_support::kPixelStackFull;
   constexpr std::size_t kMaxStack = 100'000'000;
+  std::string failure;
   for (;;) {
     std::size_t used;
     {
@@ -35,6 +37,7 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
       status = sep_extract(&in, static_cast<float>(options.threshold_sigma * background_rms),
                            SEP_THRESH_ABS, options.min_area, kConv, 3, 3, SEP_FILTER_CONV,
                            options.deblend_nthresh, options.deblend_cont, 1, 1.0, &raw);
+      if (status != 0) failure = sep_support::describe("sep_extract", status);
     }
     if (status != kPixelStackFull || used >= kMaxStack) break;
     sep_catalog_free(raw);
@@ -46,7 +49,7 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
     }
   }
   sep_support::Catalog catalog(raw);
-  if (status != 0) throw ExtractionError("SEP extraction: " + sep_support::message(status));
+  if (status != 0) throw ExtractionError(failure, sep_support::retry_can_help(status));
   std::vector<Source> sources;
   sources.reserve(catalog->nobj);
   for (int i = 0; i < catalog->nobj; ++i) {

@@ -1,16 +1,24 @@
 #pragma once
 // Source extraction with SEP on a background-subtracted frame.
 #include <cstdint>
-#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "pipeline/failure.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline {
 
-class ExtractionError : public std::runtime_error {
+// A frame SEP cannot extract (bad input: never retryable), or SEP ran out of memory
+// (retryable). The message carries SEP's error and its detail text.
+class ExtractionError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ExtractionError(const std::string& message, bool retryable = false)
+      : Failure(message), retryable_(retryable) {}
+  bool retryable() const noexcept override { return retryable_; }
+
+ private:
+  bool retryable_;
 };
 
 struct Source {

@@ -38,11 +38,7 @@ LocalSky local_sky(const Image& image, const std::vector<std::uint8_t>* mask, do
   // Median and MAD by selection, one 3-sigma clip, then the median and scatter of what is kept:
   // the same answer as iterative clipping for a sky with a few stars in it, at a fraction of
   // the cost (this runs for every star of every frame).
-  auto median_of = [](std::vector<double>& v) {
-    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-    std::nth_element(v.begin(), mid, v.end());
-    return *mid;
-  };
+  auto median_of = [](std::vector<double>& v) { return median_in_place(v); };
   std::vector<double> work = values;
   const double m = median_of(work);
   for (auto& v : work) v = std::abs(v - m);
@@ -121,12 +117,16 @@ Cutout repaired_cutout(const Image& image, const std::vector<std::uint8_t>& mask
   return c;
 }
 
-}  // namespace
+// The apertures' radii and the sky annulus around them (pixels).
+struct Geometry {
+  double largest = 0, inner = 0, outer = 0;
+  std::vector<double> scan_radii;  // the radii and largest + 1 (which decides the repair)
+};
 
-FramePhotometry measure_apertures(const Image& image, const std::vector<std::uint8_t>* mask,
-                                  double background_rms, const std::vector<double>& template_x,
-                                  const std::vector<double>& template_y, const FrameTransform& transform,
-                                  const ApertureOptions& options) {
+// The inputs checked, and the annulus: 2 and 3 times the largest radius unless given.
+Geometry checked_geometry(const Image& image, const std::vector<std::uint8_t>* mask, double background_rms,
+                          const std::vector<double>& template_x, const std::vector<double>& template_y,
+                          const ApertureOptions& options) {
   if (options.radii_px.empty()) throw PhotometryError("no aperture radius given");
   for (const double r : options.radii_px) {
     if (!(r > 0)) throw PhotometryError("aperture radius must be positive, got " + std::to_string(r));
@@ -134,20 +134,69 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
   if (template_x.size() != template_y.size()) throw PhotometryError("template x and y differ in length");
   if (mask && mask->size() != image.pixels.size()) throw PhotometryError("mask and image differ in size");
   if (!(background_rms >= 0)) throw PhotometryError("background RMS must be finite and non-negative");
-  const double largest = *std::max_element(options.radii_px.begin(), options.radii_px.end());
-  const double inner = options.annulus_inner_px > 0 ? options.annulus_inner_px : 2 * largest;
-  const double outer = options.annulus_outer_px > 0 ? options.annulus_outer_px : 3 * largest;
-  if (!(outer > inner && inner >= largest)) {
+  Geometry g;
+  g.largest = *std::max_element(options.radii_px.begin(), options.radii_px.end());
+  g.inner = options.annulus_inner_px > 0 ? options.annulus_inner_px : 2 * g.largest;
+  g.outer = options.annulus_outer_px > 0 ? options.annulus_outer_px : 3 * g.largest;
+  if (!(g.outer > g.inner && g.inner >= g.largest)) {
     throw PhotometryError("the sky annulus must lie outside the largest aperture (" +
-                          std::to_string(inner) + " to " + std::to_string(outer) + " px)");
+                          std::to_string(g.inner) + " to " + std::to_string(g.outer) + " px)");
   }
+  g.scan_radii = options.radii_px;
+  g.scan_radii.push_back(g.largest + 1);
+  return g;
+}
+
+// Star s at (x, y) of the frame, every radius, into out's row s.
+void measure_star(const Image& image, const std::vector<std::uint8_t>* mask, const sep_image& in,
+                  const Geometry& g, const ApertureOptions& options, int s, double x, double y,
+                  FramePhotometry& out) {
+  const auto sky = local_sky(image, mask, x, y, g.inner, g.outer);
+  out.sky[s] = static_cast<float>(sky.level);
+  // Masked pixels inside the apertures: measure on a repaired copy; the flags say so. The
+  // last radius scanned (largest + 1) decides the repair: a pixel on the edge counts.
+  const auto masked = mask ? mask_flags(image, *mask, x, y, g.scan_radii) : std::vector<std::uint8_t>(g.scan_radii.size(), 0);
+  const bool repair = (masked.back() & kApertureMasked) != 0;
+  Cutout cutout;
+  sep_image local = in;
+  double cx = x, cy = y;
+  if (repair) {
+    cutout = repaired_cutout(image, *mask, x, y, g.largest + 1, sky.level);
+    local.data = cutout.image.pixels.data();
+    local.mask = nullptr;
+    local.w = cutout.image.width;
+    local.h = cutout.image.height;
+    cx -= cutout.x0;
+    cy -= cutout.y0;
+  }
+  for (int r = 0; r < out.radii; ++r) {
+    const std::size_t k = static_cast<std::size_t>(s) * out.radii + r;
+    double sum = 0, sum_err = 0, area = 0;
+    short sep_flags = 0;
+    const int status = sep_sum_circle(&local, cx, cy, options.radii_px[r], 0, options.subpixels, 0, &sum, &sum_err,
+                                      &area, &sep_flags);
+    if (status != 0) throw PhotometryError("SEP aperture sum: " + sep_support::message(status));
+    std::uint8_t flags = masked[r];
+    // A cutout is clipped only where the frame ends, so its truncation is the frame's edge.
+    if (sep_flags & SEP_APER_TRUNC) flags |= kApertureEdge;
+    if (!sky.ok) flags |= kApertureNoSky;
+    out.flux[k] = sum - sky.level * area;
+    out.flux_err[k] = std::sqrt(sum_err * sum_err + std::pow(area * sky.error, 2));
+    out.flags[k] = flags;
+  }
+}
+
+}  // namespace
+
+FramePhotometry measure_apertures(const Image& image, const std::vector<std::uint8_t>* mask,
+                                  double background_rms, const std::vector<double>& template_x,
+                                  const std::vector<double>& template_y, const FrameTransform& transform,
+                                  const ApertureOptions& options) {
+  const auto geometry = checked_geometry(image, mask, background_rms, template_x, template_y, options);
   sep_image in = sep_support::view(image, mask);
   in.noiseval = background_rms;
   in.noise_type = SEP_NOISE_STDDEV;
   in.gain = options.gain_e_per_adu;
-
-  std::vector<double> scan_radii = options.radii_px;
-  scan_radii.push_back(largest + 1);
   FramePhotometry out;
   out.stars = static_cast<int>(template_x.size());
   out.radii = static_cast<int>(options.radii_px.size());
@@ -162,39 +211,7 @@ FramePhotometry measure_apertures(const Image& image, const std::vector<std::uin
     const auto [x, y] = transform.apply(template_x[s], template_y[s]);
     out.x[s] = x;
     out.y[s] = y;
-    const auto sky = local_sky(image, mask, x, y, inner, outer);
-    out.sky[s] = static_cast<float>(sky.level);
-    // Masked pixels inside the apertures: measure on a repaired copy; the flags say so. The
-    // last radius scanned (largest + 1) decides the repair: a pixel on the edge counts.
-    const auto masked = mask ? mask_flags(image, *mask, x, y, scan_radii) : std::vector<std::uint8_t>(scan_radii.size(), 0);
-    const bool repair = (masked.back() & kApertureMasked) != 0;
-    Cutout cutout;
-    sep_image local = in;
-    double cx = x, cy = y;
-    if (repair) {
-      cutout = repaired_cutout(image, *mask, x, y, largest + 1, sky.level);
-      local.data = cutout.image.pixels.data();
-      local.mask = nullptr;
-      local.w = cutout.image.width;
-      local.h = cutout.image.height;
-      cx -= cutout.x0;
-      cy -= cutout.y0;
-    }
-    for (int r = 0; r < out.radii; ++r) {
-      const double radius = options.radii_px[r];
-      const std::size_t k = static_cast<std::size_t>(s) * out.radii + r;
-      double sum = 0, sum_err = 0, area = 0;
-      short sep_flags = 0;
-      const int status = sep_sum_circle(&local, cx, cy, radius, 0, options.subpixels, 0, &sum, &sum_err, &area, &sep_flags);
-      if (status != 0) throw PhotometryError("SEP aperture sum: " + sep_support::message(status));
-      std::uint8_t flags = masked[r];
-      // A cutout is clipped only where the frame ends, so its truncation is the frame's edge.
-      if (sep_flags & SEP_APER_TRUNC) flags |= kApertureEdge;
-      if (!sky.ok) flags |= kApertureNoSky;
-      out.flux[k] = sum - sky.level * area;
-      out.flux_err[k] = std::sqrt(sum_err * sum_err + std::pow(area * sky.error, 2));
-      out.flags[k] = flags;
-    }
+    measure_star(image, mask, in, geometry, options, s, x, y, out);
   }
   return out;
 }

@@ -8,14 +8,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "pipeline/failure.h"
 #include "pipeline/geometry.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline {
 
-class PhotometryError : public std::runtime_error {
+class PhotometryError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  using Failure::Failure;
 };
 
 enum PhotometryFlag : std::uint8_t {

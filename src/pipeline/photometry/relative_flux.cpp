@@ -146,6 +146,165 @@ void prune(const FluxTable& t, ReferenceGroup& g, const RelativeFluxOptions& opt
   }
 }
 
+// Median flux over the good frames: what the flux quantiles sort on.
+std::vector<double> median_levels(const FluxTable& t) {
+  std::vector<double> level(t.stars);
+  for (int s = 0; s < t.stars; ++s) {
+    std::vector<double> v;
+    for (int f = 0; f < t.frames; ++f) {
+      if (t.good_frame[f]) v.push_back(t.value(s, f));
+    }
+    level[s] = median(v);
+  }
+  return level;
+}
+
+// Position bins over the template's extent.
+class PositionBins {
+ public:
+  PositionBins(const FluxTable& t, const RelativeFluxOptions& options)
+      : t_(t), nx_(options.position_bins_x), ny_(options.position_bins_y) {
+    const auto [xmin, xmax] = std::minmax_element(t.x.begin(), t.x.end());
+    const auto [ymin, ymax] = std::minmax_element(t.y.begin(), t.y.end());
+    xmin_ = *xmin;
+    ymin_ = *ymin;
+    xspan_ = std::max(*xmax - *xmin, 1e-9);
+    yspan_ = std::max(*ymax - *ymin, 1e-9);
+  }
+  int count() const { return nx_ * ny_; }
+  int of(int s) const {
+    const double fx = (t_.x[s] - xmin_) / xspan_;
+    const double fy = (t_.y[s] - ymin_) / yspan_;
+    const int bx = std::min(nx_ - 1, static_cast<int>(fx * nx_));
+    const int by = std::min(ny_ - 1, static_cast<int>(fy * ny_));
+    return by * nx_ + bx;
+  }
+
+ private:
+  const FluxTable& t_;
+  int nx_, ny_;
+  double xmin_ = 0, ymin_ = 0, xspan_ = 1, yspan_ = 1;
+};
+
+// Flux-quantile groups of the candidates within each position bin (each sorted by level).
+std::vector<ReferenceGroup> flux_groups(std::vector<std::vector<int>>& candidates, const std::vector<double>& level,
+                                        const RelativeFluxOptions& options) {
+  std::vector<ReferenceGroup> groups;
+  for (int b = 0; b < static_cast<int>(candidates.size()); ++b) {
+    auto& c = candidates[b];
+    if (c.size() < 2) continue;  // one star cannot be measured against the others
+    std::sort(c.begin(), c.end(), [&](int i, int j) { return level[i] < level[j]; });
+    const int n_f = flux_group_count(static_cast<int>(c.size()), options.min_references);
+    for (int q = 0; q < n_f; ++q) {
+      ReferenceGroup g;
+      g.position_bin = b;
+      const std::size_t lo = c.size() * q / n_f, hi = c.size() * (q + 1) / n_f;
+      g.references.assign(c.begin() + static_cast<std::ptrdiff_t>(lo), c.begin() + static_cast<std::ptrdiff_t>(hi));
+      if (g.references.size() < 2) continue;
+      g.min_flux = level[g.references.front()];
+      g.max_flux = level[g.references.back()];
+      groups.push_back(std::move(g));
+    }
+  }
+  return groups;
+}
+
+// How far a flux lies outside a group's flux range, in log flux (0 inside, or for no flux).
+double log_flux_distance(const ReferenceGroup& g, double flux) {
+  if (!(flux > 0)) return 0.0;
+  const double l = std::log(flux);
+  if (l < std::log(g.min_flux)) return std::log(g.min_flux) - l;
+  if (l > std::log(g.max_flux)) return l - std::log(g.max_flux);
+  return 0.0;
+}
+
+// Every star joins a group: its own (a candidate), or the group of its bin whose flux range is
+// nearest in log flux, or, in a bin without groups, the nearest such group anywhere.
+std::vector<int> join_groups(const std::vector<ReferenceGroup>& groups, const std::vector<double>& level,
+                             const PositionBins& bins) {
+  const int stars = static_cast<int>(level.size()), count = static_cast<int>(groups.size());
+  std::vector<int> group_of(stars, -1);
+  for (int gi = 0; gi < count; ++gi) {
+    for (const int s : groups[gi].references) group_of[s] = gi;
+    for (const int s : groups[gi].dropped) group_of[s] = gi;
+  }
+  for (int s = 0; s < stars; ++s) {
+    if (group_of[s] >= 0) continue;
+    double best = std::numeric_limits<double>::infinity();
+    for (int pass = 0; pass < 2 && group_of[s] < 0; ++pass) {
+      for (int gi = 0; gi < count; ++gi) {
+        if (pass == 0 && groups[gi].position_bin != bins.of(s)) continue;
+        const double d = log_flux_distance(groups[gi], level[s]);
+        if (d < best) { best = d; group_of[s] = gi; }
+      }
+    }
+  }
+  return group_of;
+}
+
+// Relative fluxes and their errors of group gi's stars, frame by frame: N_ref F / sum F_ref, a
+// reference measured against the others.
+void relative_fluxes_of_group(const FluxTable& t, int gi, RelativeFluxResult& out) {
+  const auto& g = out.groups[gi];
+  const int n = static_cast<int>(g.references.size());
+  std::vector<double> sum(t.frames, 0), var(t.frames, 0);
+  for (const int j : g.references) {
+    out.is_reference[j] = true;
+    for (int f = 0; f < t.frames; ++f) {
+      sum[f] += t.value(j, f);
+      var[f] += std::pow(t.flux_err[static_cast<std::size_t>(j) * t.frames + f], 2);
+    }
+  }
+  for (int s = 0; s < t.stars; ++s) {
+    if (out.group[s] != gi) continue;
+    const bool ref = out.is_reference[s];
+    for (int f = 0; f < t.frames; ++f) {
+      if (!t.good_frame[f]) continue;
+      const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
+      const double F = t.flux[k], e = t.flux_err[k];
+      const double S = ref ? sum[f] - F : sum[f];
+      const double VS = ref ? var[f] - e * e : var[f];
+      const int refs = ref ? n - 1 : n;
+      if (!(S > 0) || !std::isfinite(F)) continue;
+      const double rel = refs * F / S;
+      out.rel_flux[k] = rel;
+      const double relative_error2 = (F != 0 ? std::pow(e / F, 2) : 0) + std::max(VS, 0.0) / (S * S);
+      out.rel_flux_err[k] = F != 0 ? std::abs(rel) * std::sqrt(relative_error2) : refs * e / S;
+    }
+  }
+}
+
+void record_decisions(RelativeFluxResult& out, const std::vector<std::string>& problem) {
+  for (int s = 0; s < out.stars; ++s) {
+    const int gi = out.group[s];
+    const auto& g = out.groups[gi];
+    if (out.is_reference[s]) {
+      out.decision[s] = format("reference in group %d (%zu references)", gi, g.references.size());
+    } else if (const auto it = std::find(g.dropped.begin(), g.dropped.end(), s); it != g.dropped.end()) {
+      out.decision[s] = format("reference dropped from group %d: %s", gi,
+                               g.dropped_reason[static_cast<std::size_t>(it - g.dropped.begin())].c_str());
+    } else {
+      out.decision[s] = format("measured against group %d; not a reference: %s", gi,
+                               problem[s].empty() ? "a candidate outside the groups" : problem[s].c_str());
+    }
+  }
+}
+
+// Every star's curve NaN, no group, no decision yet.
+RelativeFluxResult empty_result(const FluxTable& t) {
+  RelativeFluxResult out;
+  out.stars = t.stars;
+  out.frames = t.frames;
+  const std::size_t cells = static_cast<std::size_t>(t.stars) * t.frames;
+  out.rel_flux.assign(cells, kNaN);
+  out.rel_flux_err.assign(cells, kNaN);
+  out.flags = t.flags.empty() ? std::vector<std::uint8_t>(cells, 0) : t.flags;
+  out.group.assign(t.stars, -1);
+  out.is_reference.assign(t.stars, false);
+  out.decision.assign(t.stars, "");
+  return out;
+}
+
 }  // namespace
 
 int flux_group_count(int candidates, int min_references) {
@@ -159,137 +318,25 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
   if (options.position_bins_x < 1 || options.position_bins_y < 1) {
     throw RelativeFluxError("position bins must be at least 1 x 1");
   }
-  RelativeFluxResult out;
-  out.stars = t.stars;
-  out.frames = t.frames;
-  const std::size_t cells = static_cast<std::size_t>(t.stars) * t.frames;
-  out.rel_flux.assign(cells, kNaN);
-  out.rel_flux_err.assign(cells, kNaN);
-  out.flags = t.flags.empty() ? std::vector<std::uint8_t>(cells, 0) : t.flags;
-  out.group.assign(t.stars, -1);
-  out.is_reference.assign(t.stars, false);
-  out.decision.assign(t.stars, "");
+  auto out = empty_result(t);
   if (t.stars == 0) return out;
-
-  // Median flux over the good frames: what the flux quantiles sort on.
-  std::vector<double> level(t.stars);
-  for (int s = 0; s < t.stars; ++s) {
-    std::vector<double> v;
-    for (int f = 0; f < t.frames; ++f) {
-      if (t.good_frame[f]) v.push_back(t.value(s, f));
-    }
-    level[s] = median(v);
-  }
-  // Position bins over the template's extent.
-  const auto [xmin, xmax] = std::minmax_element(t.x.begin(), t.x.end());
-  const auto [ymin, ymax] = std::minmax_element(t.y.begin(), t.y.end());
-  auto bin_of = [&](int s) {
-    const double fx = (t.x[s] - *xmin) / std::max(*xmax - *xmin, 1e-9);
-    const double fy = (t.y[s] - *ymin) / std::max(*ymax - *ymin, 1e-9);
-    const int bx = std::min(options.position_bins_x - 1, static_cast<int>(fx * options.position_bins_x));
-    const int by = std::min(options.position_bins_y - 1, static_cast<int>(fy * options.position_bins_y));
-    return by * options.position_bins_x + bx;
-  };
-  const int bins = options.position_bins_x * options.position_bins_y;
-  std::vector<std::vector<int>> candidates(bins);
+  const auto level = median_levels(t);
+  const PositionBins bins(t, options);
+  std::vector<std::vector<int>> candidates(bins.count());
   std::vector<std::string> problem(t.stars);
   for (int s = 0; s < t.stars; ++s) {
     problem[s] = candidate_problem(t, s, options.disqualifying_flags);
-    if (problem[s].empty()) candidates[bin_of(s)].push_back(s);
+    if (problem[s].empty()) candidates[bins.of(s)].push_back(s);
   }
-  // Flux-quantile groups within each bin.
-  for (int b = 0; b < bins; ++b) {
-    auto& c = candidates[b];
-    if (c.size() < 2) continue;  // one star cannot be measured against the others
-    std::sort(c.begin(), c.end(), [&](int i, int j) { return level[i] < level[j]; });
-    const int n_f = flux_group_count(static_cast<int>(c.size()), options.min_references);
-    for (int q = 0; q < n_f; ++q) {
-      ReferenceGroup g;
-      g.position_bin = b;
-      const std::size_t lo = c.size() * q / n_f, hi = c.size() * (q + 1) / n_f;
-      g.references.assign(c.begin() + static_cast<std::ptrdiff_t>(lo), c.begin() + static_cast<std::ptrdiff_t>(hi));
-      if (g.references.size() < 2) continue;
-      g.min_flux = level[g.references.front()];
-      g.max_flux = level[g.references.back()];
-      out.groups.push_back(std::move(g));
-    }
-  }
+  out.groups = flux_groups(candidates, level, options);
   if (out.groups.empty()) {
     for (int s = 0; s < t.stars; ++s) out.decision[s] = "no reference group: too few clean stars in the observation";
     return out;
   }
   for (auto& g : out.groups) prune(t, g, options);
-  // Every star joins a group: its own (a candidate), or the group of its bin whose flux range
-  // is nearest in log flux, or, in a bin without groups, the nearest such group anywhere.
-  auto distance = [&](const ReferenceGroup& g, double flux) {
-    if (!(flux > 0)) return 0.0;
-    const double l = std::log(flux);
-    if (l < std::log(g.min_flux)) return std::log(g.min_flux) - l;
-    if (l > std::log(g.max_flux)) return l - std::log(g.max_flux);
-    return 0.0;
-  };
-  std::vector<int> group_of_candidate(t.stars, -1);
-  for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
-    for (const int s : out.groups[gi].references) group_of_candidate[s] = gi;
-    for (const int s : out.groups[gi].dropped) group_of_candidate[s] = gi;
-  }
-  for (int s = 0; s < t.stars; ++s) {
-    int chosen = group_of_candidate[s];
-    if (chosen < 0) {
-      double best = std::numeric_limits<double>::infinity();
-      for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
-        for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
-          if (pass == 0 && out.groups[gi].position_bin != bin_of(s)) continue;
-          const double d = distance(out.groups[gi], level[s]);
-          if (d < best) { best = d; chosen = gi; }
-        }
-      }
-    }
-    out.group[s] = chosen;
-  }
-  // Relative fluxes and their errors, frame by frame.
-  for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) {
-    const auto& g = out.groups[gi];
-    const int n = static_cast<int>(g.references.size());
-    std::vector<double> sum(t.frames, 0), var(t.frames, 0);
-    for (const int j : g.references) {
-      out.is_reference[j] = true;
-      for (int f = 0; f < t.frames; ++f) {
-        sum[f] += t.value(j, f);
-        var[f] += std::pow(t.flux_err[static_cast<std::size_t>(j) * t.frames + f], 2);
-      }
-    }
-    for (int s = 0; s < t.stars; ++s) {
-      if (out.group[s] != gi) continue;
-      const bool ref = out.is_reference[s];
-      for (int f = 0; f < t.frames; ++f) {
-        if (!t.good_frame[f]) continue;
-        const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
-        const double F = t.flux[k], e = t.flux_err[k];
-        const double S = ref ? sum[f] - F : sum[f];
-        const double VS = ref ? var[f] - e * e : var[f];
-        const int refs = ref ? n - 1 : n;
-        if (!(S > 0) || !std::isfinite(F)) continue;
-        const double rel = refs * F / S;
-        out.rel_flux[k] = rel;
-        const double relative_error2 = (F != 0 ? std::pow(e / F, 2) : 0) + std::max(VS, 0.0) / (S * S);
-        out.rel_flux_err[k] = F != 0 ? std::abs(rel) * std::sqrt(relative_error2) : refs * e / S;
-      }
-    }
-  }
-  for (int s = 0; s < t.stars; ++s) {
-    const int gi = out.group[s];
-    const auto& g = out.groups[gi];
-    if (out.is_reference[s]) {
-      out.decision[s] = format("reference in group %d (%zu references)", gi, g.references.size());
-    } else if (const auto it = std::find(g.dropped.begin(), g.dropped.end(), s); it != g.dropped.end()) {
-      out.decision[s] = format("reference dropped from group %d: %s", gi,
-                               g.dropped_reason[static_cast<std::size_t>(it - g.dropped.begin())].c_str());
-    } else {
-      out.decision[s] = format("measured against group %d; not a reference: %s", gi,
-                               problem[s].empty() ? "a candidate outside the groups" : problem[s].c_str());
-    }
-  }
+  out.group = join_groups(out.groups, level, bins);
+  for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) relative_fluxes_of_group(t, gi, out);
+  record_decisions(out, problem);
   return out;
 }
 

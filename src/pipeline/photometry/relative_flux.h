@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/failure.h"
+
 namespace tianyu::pipeline {
 
-class RelativeFluxError : public std::runtime_error {
+class RelativeFluxError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  using Failure::Failure;
 };
 
 // Fluxes of one aperture radius, star-major (index = star * frames + frame).

@@ -12,15 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/failure.h"
 #include "pipeline/image.h"
 
 namespace tianyu::pipeline::sim {
 
 // A bad simulator configuration, naming the field.
-class SimConfigError : public std::runtime_error {
+class SimConfigError : public Failure {
  public:
   SimConfigError(const std::string& field, const std::string& message)
-      : std::runtime_error(field + ": " + message), field_(field) {}
+      : Failure(field + ": " + message), field_(field) {}
   const std::string& field() const noexcept { return field_; }
 
  private:

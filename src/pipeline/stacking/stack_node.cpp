@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 #include <string>
 
 #include "pipeline/parallel.h"
@@ -11,16 +10,16 @@ namespace tianyu::pipeline {
 namespace {
 
 void check(const StackInput& in, int width, int height, std::size_t i) {
-  if (!in.image) throw std::invalid_argument("stack input " + std::to_string(i) + " has no image");
+  if (!in.image) throw StackError("stack input " + std::to_string(i) + " has no image");
   const bool node = in.weight_map != nullptr;
   // A frame may differ in size from the reference; a node lives on the reference grid.
   if (node && (in.image->width != width || in.image->height != height ||
                in.weight_map->width != width || in.weight_map->height != height)) {
-    throw std::invalid_argument("stack node input " + std::to_string(i) + " is not on the " +
-                                std::to_string(width) + " x " + std::to_string(height) + " grid");
+    throw StackError("stack node input " + std::to_string(i) + " is not on the " +
+                     std::to_string(width) + " x " + std::to_string(height) + " grid");
   }
   if (in.mask && in.mask->size() != in.image->pixels.size()) {
-    throw std::invalid_argument("stack input " + std::to_string(i) + ": mask and image differ in size");
+    throw StackError("stack input " + std::to_string(i) + ": mask and image differ in size");
   }
 }
 
@@ -100,7 +99,7 @@ void add_node(const StackInput& in, Image& sum, Image& weights, int y0, int y1) 
 }  // namespace
 
 Stack stack_node(const std::vector<StackInput>& children, int width, int height, int threads) {
-  if (width <= 0 || height <= 0) throw std::invalid_argument("stack grid must be non-empty");
+  if (width <= 0 || height <= 0) throw StackError("stack grid must be non-empty");
   for (std::size_t i = 0; i < children.size(); ++i) check(children[i], width, height, i);
   Stack out{Image(width, height), Image(width, height)};
   // Children are added in their order within each row, so every pixel sums in the same order

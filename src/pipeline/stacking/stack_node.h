@@ -8,6 +8,7 @@
 
 #include "pipeline/geometry.h"
 #include "pipeline/image.h"
+#include "pipeline/stacking/stack_plan.h"  // StackError
 
 namespace tianyu::pipeline {
 
@@ -30,7 +31,7 @@ struct Stack {
 // Integer translations move pixels exactly; anything else (fractional, rotated) interpolates
 // bilinearly (which smooths the noise of the resampled frame a little: by up to a factor 0.5 in
 // variance at half-pixel offsets).
-// Children with zero weight are skipped. Throws std::invalid_argument on size mismatches.
+// Children with zero weight are skipped. Throws StackError on size mismatches.
 // `threads` split the rows (0: one per core); the result does not depend on it.
 Stack stack_node(const std::vector<StackInput>& children, int width, int height, int threads = 1);
 

@@ -1,13 +1,12 @@
 #include "pipeline/stacking/stack_plan.h"
 
-#include <stdexcept>
 #include <string>
 
 namespace tianyu::pipeline {
 
 StackPlan plan_stack_tree(int frames, int fan_out) {
-  if (frames < 1) throw std::invalid_argument("a stack needs at least one frame, got " + std::to_string(frames));
-  if (fan_out < 2) throw std::invalid_argument("fan-out must be at least 2, got " + std::to_string(fan_out));
+  if (frames < 1) throw StackError("a stack needs at least one frame, got " + std::to_string(frames));
+  if (fan_out < 2) throw StackError("fan-out must be at least 2, got " + std::to_string(fan_out));
   StackPlan plan;
   struct Covered {
     StackItem item;

@@ -6,7 +6,16 @@
 // (the root is that frame) and never drops a passed-up item.
 #include <vector>
 
+#include "pipeline/failure.h"
+
 namespace tianyu::pipeline {
+
+// A stack that cannot be planned or combined (no frames, a fan-out below 2, inputs of the wrong
+// size): bad parameters or inputs, never retryable.
+class StackError : public Failure {
+ public:
+  using Failure::Failure;
+};
 
 struct StackItem {
   bool is_node = false;  // false: frame `index`; true: node `index` of the plan
@@ -25,7 +34,7 @@ struct StackPlan {
   StackItem root;
 };
 
-// Throws std::invalid_argument for frames < 1 or fan_out < 2.
+// Throws StackError for frames < 1 or fan_out < 2.
 StackPlan plan_stack_tree(int frames, int fan_out);
 
 }  // namespace tianyu::pipeline

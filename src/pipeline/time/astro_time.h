@@ -8,12 +8,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "pipeline/failure.h"
+
 namespace tianyu::pipeline {
 
 // A header time that cannot be used, naming the keyword and its value.
-class TimeError : public std::runtime_error {
+class TimeError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  using Failure::Failure;
 };
 
 // JD of a calendar date and time (proleptic Gregorian), UTC or any scale the caller means.

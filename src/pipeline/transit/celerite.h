@@ -10,11 +10,13 @@
 
 #include <Eigen/Dense>
 
+#include "pipeline/failure.h"
+
 namespace tianyu::pipeline {
 
-class GaussianProcessError : public std::runtime_error {
+class GaussianProcessError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  using Failure::Failure;
 };
 
 // k(tau) = S0 w0 Q exp(-w0 tau / 2Q) [cos(eta w0 tau) + sin(eta w0 tau) / (2 eta Q)],

@@ -1,3 +1,4 @@
+#include "pipeline/robust_stats.h"
 #include "pipeline/transit/lightcurve_io.h"
 
 #include <fitsio.h>
@@ -24,8 +25,7 @@ LightCurveData normalised(LightCurveData lc, const fs::path& path) {
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return lc.time[a] < lc.time[b]; });
   std::vector<double> f = lc.flux;
-  std::nth_element(f.begin(), f.begin() + f.size() / 2, f.end());
-  const double median = f[f.size() / 2];
+  const double median = median_in_place(f);
   if (!(median > 0)) fail(path, "the median flux is not positive");
   LightCurveData out;
   for (const auto i : order) {

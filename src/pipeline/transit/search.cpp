@@ -1,34 +1,80 @@
+#include "pipeline/robust_stats.h"
 #include "pipeline/transit/search.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <thread>
 
+#include "pipeline/parallel.h"
 
 namespace tianyu::pipeline {
 namespace {
 
-int thread_count(int threads) {
-  return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+// The whitened light curve and systematics columns, their Gram matrix inverse and the
+// systematics' fit without a transit (beta).
+struct Whitened {
+  std::vector<double> yw;
+  std::vector<std::vector<double>> xw;
+  Eigen::MatrixXd gram_inv;
+  Eigen::VectorXd beta;
+};
+
+Whitened whiten(const LightCurveData& lc, const CeleriteSolver& gp, const LinearSearchOptions& o) {
+  const int n = static_cast<int>(lc.time.size());
+  Whitened w;
+  std::vector<double> y(n);
+  for (int i = 0; i < n; ++i) y[i] = lc.flux[i] - 1.0;
+  w.yw = gp.whiten(y);
+  const int p = static_cast<int>(o.design.size());
+  if (p == 0) return w;
+  Eigen::MatrixXd gram(p, p);
+  Eigen::VectorXd xty(p);
+  for (const auto& col : o.design) {
+    if (static_cast<int>(col.size()) != n) throw std::invalid_argument("linear_search: a design column has the wrong length");
+    w.xw.push_back(gp.whiten(col));
+  }
+  for (int i = 0; i < p; ++i) {
+    xty(i) = std::inner_product(w.xw[i].begin(), w.xw[i].end(), w.yw.begin(), 0.0);
+    for (int j = 0; j < p; ++j) gram(i, j) = std::inner_product(w.xw[i].begin(), w.xw[i].end(), w.xw[j].begin(), 0.0);
+  }
+  w.gram_inv = gram.inverse();
+  w.beta = w.gram_inv * xty;
+  return w;
 }
 
-// Runs body(i) for i in [0, n) split over threads (each index by one thread).
-template <class F>
-void parallel_for(int n, int threads, F&& body) {
-  const int t = std::min(thread_count(threads), std::max(1, n));
-  if (t == 1) {
-    for (int i = 0; i < n; ++i) body(i);
-    return;
+// The boxes of every duration at epoch e, each whitened from its first point, into s.
+void search_epoch(const LightCurveData& lc, const CeleriteSolver& gp, const LinearSearchOptions& o,
+                  const Whitened& w, int e, LinearSearch& s) {
+  const int p = s.systematics, k_count = static_cast<int>(o.durations.size());
+  std::vector<double> bw;
+  Eigen::VectorXd c(p);
+  for (int k = 0; k < k_count; ++k) {
+    const double t0 = s.t0_first + e * s.t0_step, half = o.durations[k] / 2;
+    const int first = static_cast<int>(std::lower_bound(lc.time.begin(), lc.time.end(), t0 - half) - lc.time.begin());
+    const int last = static_cast<int>(std::upper_bound(lc.time.begin(), lc.time.end(), t0 + half) - lc.time.begin());
+    if (last <= first) continue;
+    int start = 0;
+    gp.whiten_box(first, last, bw, start);
+    double a = 0, b = 0;
+    for (std::size_t i = 0; i < bw.size(); ++i) {
+      a -= bw[i] * w.yw[start + i];  // a dip is a positive depth
+      b += bw[i] * bw[i];
+    }
+    if (p > 0) {
+      for (int j = 0; j < p; ++j) {
+        double v = 0;
+        for (std::size_t i = 0; i < bw.size(); ++i) v -= bw[i] * w.xw[j][start + i];
+        c(j) = v;
+      }
+      a -= c.dot(w.beta);  // the box against what the systematics do not explain (linear in the box)
+      for (int j = 0; j < p; ++j) s.c[s.index(k, e) * p + j] = c(j);
+    }
+    if (b > 0) {
+      s.a[s.index(k, e)] = a;
+      s.b[s.index(k, e)] = b;
+    }
   }
-  std::vector<std::thread> pool;
-  for (int w = 0; w < t; ++w) {
-    pool.emplace_back([&, w] {
-      for (int i = w; i < n; i += t) body(i);
-    });
-  }
-  for (auto& th : pool) th.join();
 }
 
 }  // namespace
@@ -43,66 +89,19 @@ LinearSearch linear_search(const LightCurveData& lc, const CeleriteSolver& gp, c
   s.t0_step = o.t0_step > 0 ? o.t0_step : shortest / 3;
   s.t0_first = lc.time.front();
   s.epochs = static_cast<int>(std::floor((lc.time.back() - lc.time.front()) / s.t0_step)) + 1;
-  const int k_count = static_cast<int>(o.durations.size());
-  s.a.assign(static_cast<std::size_t>(k_count) * s.epochs, 0.0);
+  s.a.assign(o.durations.size() * static_cast<std::size_t>(s.epochs), 0.0);
   s.b.assign(s.a.size(), 0.0);
-
-  std::vector<double> y(n);
-  for (int i = 0; i < n; ++i) y[i] = lc.flux[i] - 1.0;
-  const auto yw = gp.whiten(y);
   // Systematics: whitened columns, their Gram matrix and the fit without a transit.
+  const auto w = whiten(lc, gp, o);
   const int p = static_cast<int>(o.design.size());
-  std::vector<std::vector<double>> xw;
-  Eigen::MatrixXd gram_inv;
-  Eigen::VectorXd beta;
   if (p > 0) {
-    Eigen::MatrixXd gram(p, p);
-    Eigen::VectorXd xty(p);
-    for (const auto& col : o.design) {
-      if (static_cast<int>(col.size()) != n) throw std::invalid_argument("linear_search: a design column has the wrong length");
-      xw.push_back(gp.whiten(col));
-    }
-    for (int i = 0; i < p; ++i) {
-      xty(i) = std::inner_product(xw[i].begin(), xw[i].end(), yw.begin(), 0.0);
-      for (int j = 0; j < p; ++j) gram(i, j) = std::inner_product(xw[i].begin(), xw[i].end(), xw[j].begin(), 0.0);
-    }
-    gram_inv = gram.inverse();
-    beta = gram_inv * xty;
     s.systematics = p;
-    s.gram_inv = gram_inv;
+    s.gram_inv = w.gram_inv;
     s.c.assign(s.a.size() * p, 0.0);
   }
-  // One thread per block of epochs; each box whitened from its first point.
-  parallel_for(s.epochs, o.threads, [&](int e) {
-    std::vector<double> bw;
-    Eigen::VectorXd c(p);
-    for (int k = 0; k < k_count; ++k) {
-      const double t0 = s.t0_first + e * s.t0_step, half = o.durations[k] / 2;
-      const int first = static_cast<int>(std::lower_bound(lc.time.begin(), lc.time.end(), t0 - half) - lc.time.begin());
-      const int last = static_cast<int>(std::upper_bound(lc.time.begin(), lc.time.end(), t0 + half) - lc.time.begin());
-      if (last <= first) continue;
-      int start = 0;
-      gp.whiten_box(first, last, bw, start);
-      double a = 0, b = 0;
-      for (std::size_t i = 0; i < bw.size(); ++i) {
-        a -= bw[i] * yw[start + i];  // a dip is a positive depth
-        b += bw[i] * bw[i];
-      }
-      if (p > 0) {
-        for (int j = 0; j < p; ++j) {
-          double v = 0;
-          for (std::size_t i = 0; i < bw.size(); ++i) v -= bw[i] * xw[j][start + i];
-          c(j) = v;
-        }
-        a -= c.dot(beta);  // the box against what the systematics do not explain (linear in the box)
-        for (int j = 0; j < p; ++j) s.c[s.index(k, e) * p + j] = c(j);
-      }
-      if (b > 0) {
-        s.a[s.index(k, e)] = a;
-        s.b[s.index(k, e)] = b;
-      }
-    }
-  });
+  // Each epoch on one thread.
+  parallel_for(static_cast<std::size_t>(s.epochs), o.threads,
+               [&](std::size_t e) { search_epoch(lc, gp, o, w, static_cast<int>(e), s); });
   return s;
 }
 
@@ -120,7 +119,7 @@ Periodogram periodic_search(const LinearSearch& s, std::span<const double> perio
   g.best.assign(periods.size(), {});
   const int k_count = static_cast<int>(s.durations.size());
   const int p = s.systematics;
-  parallel_for(static_cast<int>(periods.size()), threads, [&](int pi) {
+  parallel_for(periods.size(), threads, [&](std::size_t pi) {
     const double period = periods[pi];
     const double steps_per_period = period / s.t0_step;
     const int phases = std::min(s.epochs, static_cast<int>(std::ceil(steps_per_period)));
@@ -275,13 +274,10 @@ std::vector<double> biweight_trend(std::span<const double> time, std::span<const
     while (lo < n && time[lo] < time[i] - window / 2) ++lo;
     while (hi < n && time[hi] <= time[i] + window / 2) ++hi;
     values.assign(flux.begin() + lo, flux.begin() + hi);
-    auto mid = values.begin() + values.size() / 2;
-    std::nth_element(values.begin(), mid, values.end());
-    double location = *mid;
+    double location = median_in_place(values);
     std::vector<double> dev(values.size());
     for (std::size_t k = 0; k < values.size(); ++k) dev[k] = std::abs(values[k] - location);
-    std::nth_element(dev.begin(), dev.begin() + dev.size() / 2, dev.end());
-    const double mad = dev[dev.size() / 2];
+    const double mad = median_in_place(dev);
     if (mad > 0) {
       for (int iteration = 0; iteration < 5; ++iteration) {
         double num = 0, den = 0;

@@ -1,3 +1,4 @@
+#include "pipeline/robust_stats.h"
 #include "pipeline/transit/single_transit.h"
 
 #include <algorithm>
@@ -69,82 +70,109 @@ double log_evidence(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const Ei
   return -0.5 * (quad + log_det + y.size() * std::log(2 * std::numbers::pi));
 }
 
-}  // namespace
+// The night as the models see it: y = flux / median - 1, its error variances, the quadratic
+// trend's columns (time scaled to the span), and the Gaussian priors of the linear parameters.
+struct Night {
+  int n = 0;
+  double span = 0;
+  Eigen::VectorXd y, e2;
+  Eigen::MatrixXd trend;
+  Eigen::VectorXd trend_prior, full_prior;  // (trend), (trend, A2, A4)
+};
 
-SingleTransitResult single_transit_bayes_factor(std::span<const double> time, std::span<const double> flux,
-                                                std::span<const double> flux_err, const SingleTransitOptions& o) {
-  const int n = static_cast<int>(time.size());
+Night prepare(std::span<const double> time, std::span<const double> flux, std::span<const double> flux_err,
+              const SingleTransitOptions& o) {
+  Night night;
+  const int n = night.n = static_cast<int>(time.size());
   if (n < 10 || flux.size() != time.size() || (!flux_err.empty() && flux_err.size() != time.size())) {
     throw std::invalid_argument("single_transit_bayes_factor: at least 10 points, with matching columns");
   }
   std::vector<double> f(flux.begin(), flux.end());
-  std::nth_element(f.begin(), f.begin() + n / 2, f.end());
-  const double median = f[n / 2];
+  const double median = median_in_place(f);
   const double t_mid = 0.5 * (time.front() + time.back());
-  const double span = std::max(time.back() - time.front(), 1e-6);
-  Eigen::VectorXd y(n), e2(n);
-  Eigen::MatrixXd trend(n, 3);
+  night.span = std::max(time.back() - time.front(), 1e-6);
+  night.y.resize(n);
+  night.e2.resize(n);
+  night.trend.resize(n, 3);
   double mean_err2 = 0;
   for (int i = 0; i < n; ++i) {
-    y(i) = flux[i] / median - 1;
+    night.y(i) = flux[i] / median - 1;
     const double e = flux_err.empty() ? 1.0 : flux_err[i] / median;
-    e2(i) = e * e;
+    night.e2(i) = e * e;
     mean_err2 += e * e / n;
-    const double u = (time[i] - t_mid) / span;
-    trend.row(i) << 1.0, u, u * u;
+    const double u = (time[i] - t_mid) / night.span;
+    night.trend.row(i) << 1.0, u, u * u;
   }
   if (flux_err.empty()) {  // no errors: the point-to-point scatter sets the scale
     double d2 = 0;
-    for (int i = 1; i < n; ++i) d2 += (y(i) - y(i - 1)) * (y(i) - y(i - 1)) / (2.0 * (n - 1));
-    e2.setConstant(d2);
+    for (int i = 1; i < n; ++i) d2 += (night.y(i) - night.y(i - 1)) * (night.y(i) - night.y(i - 1)) / (2.0 * (n - 1));
+    night.e2.setConstant(d2);
     mean_err2 = d2;
   }
-  const double y_scale = std::sqrt(std::max(mean_err2, (y.array() - y.mean()).square().mean()));
-  Eigen::VectorXd trend_prior = Eigen::VectorXd::Constant(3, std::pow(10 * y_scale + 0.01, 2));
-  Eigen::VectorXd full_prior(5);
-  full_prior << trend_prior, Eigen::VectorXd::Constant(2, o.depth_prior_sigma * o.depth_prior_sigma);
+  const double y_scale = std::sqrt(std::max(mean_err2, (night.y.array() - night.y.mean()).square().mean()));
+  night.trend_prior = Eigen::VectorXd::Constant(3, std::pow(10 * y_scale + 0.01, 2));
+  night.full_prior.resize(5);
+  night.full_prior << night.trend_prior, Eigen::VectorXd::Constant(2, o.depth_prior_sigma * o.depth_prior_sigma);
+  return night;
+}
 
+// The noise scales, log-uniform from noise_scale_min to noise_scale_max.
+std::vector<double> noise_scales(const SingleTransitOptions& o) {
   std::vector<double> scales;
   for (int k = 0; k < o.noise_scales; ++k) {
     scales.push_back(o.noise_scale_min * std::pow(o.noise_scale_max / o.noise_scale_min,
                                                   o.noise_scales > 1 ? k / (o.noise_scales - 1.0) : 0.0));
   }
+  return scales;
+}
+
+// The transit columns of x for the window (t0, d); returns how many points it holds.
+int fill_window(Eigen::MatrixXd& x, std::span<const double> time, double t0, double d) {
+  int in_window = 0;
+  for (int i = 0; i < static_cast<int>(time.size()); ++i) {
+    const double xi = 2 * (time[i] - t0) / d;
+    const bool in = std::abs(xi) < 1;
+    in_window += in;
+    // flux = trend - delta: the columns are -(x^2 - 1) and -(x^4 - 1).
+    x(i, 3) = in ? -(xi * xi - 1) : 0.0;
+    x(i, 4) = in ? -(xi * xi * xi * xi - 1) : 0.0;
+  }
+  return in_window;
+}
+
+}  // namespace
+
+SingleTransitResult single_transit_bayes_factor(std::span<const double> time, std::span<const double> flux,
+                                                std::span<const double> flux_err, const SingleTransitOptions& o) {
+  const auto night = prepare(time, flux, flux_err, o);
+  const auto scales = noise_scales(o);
   // The null model: the trend, over the noise scale.
   std::vector<double> null_terms;
-  for (const double s : scales) null_terms.push_back(log_evidence(trend, y, e2, s * s, trend_prior, nullptr, nullptr));
+  for (const double s : scales) {
+    null_terms.push_back(log_evidence(night.trend, night.y, night.e2, s * s, night.trend_prior, nullptr, nullptr));
+  }
   const double ln_z0 = log_sum_exp(null_terms) - std::log(static_cast<double>(scales.size()));
-
   // The shape prior's mass under the Gaussian prior of (A2, A4), the same for every window.
-  const double ln_prior_mass = log_dip_probability(Eigen::Vector2d::Zero(),
-                                                   Eigen::Matrix2d::Identity() * full_prior(3));
-
+  const double ln_prior_mass = log_dip_probability(Eigen::Vector2d::Zero(), Eigen::Matrix2d::Identity() * night.full_prior(3));
   SingleTransitResult r;
   double best = -std::numeric_limits<double>::infinity();
   std::vector<double> terms;
-  Eigen::MatrixXd x(n, 5);
-  x.leftCols(3) = trend;
+  Eigen::MatrixXd x(night.n, 5);
+  x.leftCols(3) = night.trend;
   for (int di = 0; di < o.durations; ++di) {
     const double d = o.min_duration_d * std::pow(o.max_duration_d / o.min_duration_d,
                                                  o.durations > 1 ? di / (o.durations - 1.0) : 0.0);
     for (int ti = 0; ti < o.epochs; ++ti) {
-      const double t0 = time.front() + span * (ti + 0.5) / o.epochs;
-      int in_window = 0;
-      for (int i = 0; i < n; ++i) {
-        const double xi = 2 * (time[i] - t0) / d;
-        const bool in = std::abs(xi) < 1;
-        in_window += in;
-        // flux = trend - delta: the columns are -(x^2 - 1) and -(x^4 - 1).
-        x(i, 3) = in ? -(xi * xi - 1) : 0.0;
-        x(i, 4) = in ? -(xi * xi * xi * xi - 1) : 0.0;
-      }
+      const double t0 = time.front() + night.span * (ti + 0.5) / o.epochs;
+      const int in_window = fill_window(x, time, t0, d);
       for (const double s : scales) {
         if (in_window < 3) {  // a window over no data leaves the trend alone
-          terms.push_back(log_evidence(trend, y, e2, s * s, trend_prior, nullptr, nullptr));
+          terms.push_back(log_evidence(night.trend, night.y, night.e2, s * s, night.trend_prior, nullptr, nullptr));
           continue;
         }
         Eigen::VectorXd mean;
         Eigen::MatrixXd cov;
-        const double ln_z = log_evidence(x, y, e2, s * s, full_prior, &mean, &cov);
+        const double ln_z = log_evidence(x, night.y, night.e2, s * s, night.full_prior, &mean, &cov);
         // The truncation: posterior mass of the monotone-dip region over its prior mass.
         const double term = ln_z + log_dip_probability(mean.tail(2), cov.bottomRightCorner(2, 2)) - ln_prior_mass;
         terms.push_back(term);

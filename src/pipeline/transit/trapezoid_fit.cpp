@@ -1,3 +1,4 @@
+#include "pipeline/robust_stats.h"
 #include "pipeline/transit/trapezoid_fit.h"
 
 #include <algorithm>
@@ -54,39 +55,30 @@ Trial solve(const Points& p, double mid, double duration, double ingress, int mi
   return trial;
 }
 
-}  // namespace
-
-double trapezoid_shape(double t, double mid, double duration, double ingress) {
-  const double u = std::abs(t - mid), half = duration / 2;
-  if (u >= half) return 0;
-  if (ingress <= 0 || u <= half - ingress) return 1;
-  return (half - u) / ingress;
+bool usable(std::span<const double> time, std::span<const double> flux, std::span<const double> flux_err,
+            std::size_t i) {
+  return std::isfinite(time[i]) && std::isfinite(flux[i]) &&
+         (flux_err.empty() || (std::isfinite(flux_err[i]) && flux_err[i] > 0));
 }
 
-TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const double> flux,
-                                   std::span<const double> flux_err, const TrapezoidFitOptions& o) {
+// The usable points by time, flux over its median (upper middle on even counts), weights.
+Points normalised_points(std::span<const double> time, std::span<const double> flux,
+                         std::span<const double> flux_err) {
   if (time.size() != flux.size() || (!flux_err.empty() && flux_err.size() != flux.size())) {
     throw TransitFitError("time, flux and flux_err differ in length");
   }
-  Points p;
   std::vector<double> finite;
-  for (std::size_t i = 0; i < time.size(); ++i) {
-    const bool ok = std::isfinite(time[i]) && std::isfinite(flux[i]) &&
-                    (flux_err.empty() || (std::isfinite(flux_err[i]) && flux_err[i] > 0));
-    if (ok) finite.push_back(flux[i]);
-  }
-  if (finite.size() < 10) throw TransitFitError("fewer than 10 finite points");
-  std::nth_element(finite.begin(), finite.begin() + finite.size() / 2, finite.end());
-  const double median = finite[finite.size() / 2];
-  if (!(median > 0)) throw TransitFitError("the median flux is not positive");
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < time.size(); ++i) {
-    if (std::isfinite(time[i]) && std::isfinite(flux[i]) &&
-        (flux_err.empty() || (std::isfinite(flux_err[i]) && flux_err[i] > 0))) {
-      order.push_back(i);
-    }
+    if (!usable(time, flux, flux_err, i)) continue;
+    finite.push_back(flux[i]);
+    order.push_back(i);
   }
+  if (finite.size() < 10) throw TransitFitError("fewer than 10 finite points");
+  const double median = median_in_place(finite);
+  if (!(median > 0)) throw TransitFitError("the median flux is not positive");
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return time[a] < time[b]; });
+  Points p;
   p.t_first = time[order.front()];
   for (const auto i : order) {
     p.t.push_back(time[i] - p.t_first);
@@ -94,12 +86,17 @@ TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const
     const double e = flux_err.empty() ? 1.0 : flux_err[i] / median;
     p.w.push_back(1.0 / (e * e));
   }
+  return p;
+}
+
+// The least-chi2 trapezoid: a coarse grid of mid-times, log-spaced durations and ingress
+// fractions, then a tenth of its steps around the best.
+Trial best_trapezoid(const Points& p, const TrapezoidFitOptions& o) {
   const double span = p.t.back();
   const double cadence = span / (p.t.size() - 1);
   const double dmin = o.min_duration_d > 0 ? o.min_duration_d : 4 * cadence;
   const double dmax = o.max_duration_d > 0 ? o.max_duration_d : 0.8 * span;
   if (!(dmax > dmin)) throw TransitFitError("the light curve is too short for the duration range");
-
   Trial best;
   const auto search = [&](double mid_lo, double mid_hi, double mid_step, double d_lo, double d_hi, int d_steps) {
     for (int k = 0; k <= d_steps; ++k) {
@@ -115,12 +112,18 @@ TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const
   const double coarse_step = std::max(dmin / 4, cadence);
   search(0, span, coarse_step, dmin, dmax, 40);
   if (!std::isfinite(best.chi2)) throw TransitFitError("no trial transit had points both in and out of it");
-  // Refine around the best: a tenth of the coarse steps.
   const double ratio = std::pow(dmax / dmin, 1.0 / 40);
   const double d0 = best.duration, m0 = best.mid;
   search(m0 - coarse_step, m0 + coarse_step, coarse_step / 10, d0 / ratio, d0 * ratio, 20);
+  return best;
+}
 
-  // The line alone, for delta chi2.
+struct LineFit {
+  double chi2 = 0, sum_w = 0;
+};
+
+// The line alone, for delta chi2.
+LineFit fit_line(const Points& p) {
   Eigen::Matrix2d normal = Eigen::Matrix2d::Zero();
   Eigen::Vector2d rhs = Eigen::Vector2d::Zero();
   for (std::size_t i = 0; i < p.t.size(); ++i) {
@@ -129,12 +132,29 @@ TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const
     rhs.noalias() += p.w[i] * p.f[i] * x;
   }
   const Eigen::Vector2d line = normal.ldlt().solve(rhs);
-  double chi2_line = 0, sum_w = 0;
+  LineFit fit;
   for (std::size_t i = 0; i < p.t.size(); ++i) {
     const double r = p.f[i] - line(0) - line(1) * p.t[i];
-    chi2_line += p.w[i] * r * r;
-    sum_w += p.w[i];
+    fit.chi2 += p.w[i] * r * r;
+    fit.sum_w += p.w[i];
   }
+  return fit;
+}
+
+}  // namespace
+
+double trapezoid_shape(double t, double mid, double duration, double ingress) {
+  const double u = std::abs(t - mid), half = duration / 2;
+  if (u >= half) return 0;
+  if (ingress <= 0 || u <= half - ingress) return 1;
+  return (half - u) / ingress;
+}
+
+TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const double> flux,
+                                   std::span<const double> flux_err, const TrapezoidFitOptions& o) {
+  const auto p = normalised_points(time, flux, flux_err);
+  const auto best = best_trapezoid(p, o);
+  const auto line = fit_line(p);
   // Errors scaled so the reduced chi2 is 1 (the given errors may be off by a common factor).
   const double dof = static_cast<double>(p.t.size()) - 3 - 3;
   const double scale = std::max(1e-300, best.chi2 / std::max(1.0, dof));
@@ -147,10 +167,10 @@ TrapezoidFit fit_trapezoid_transit(std::span<const double> time, std::span<const
   fit.depth = best.beta(2) / best.beta(0);
   fit.depth_err = std::sqrt(best.covariance(2, 2) * scale) / best.beta(0);
   fit.chi2 = best.chi2 / scale;
-  fit.residual_rms = std::sqrt(best.chi2 / sum_w);
+  fit.residual_rms = std::sqrt(best.chi2 / line.sum_w);
   fit.points = static_cast<int>(p.t.size());
   fit.points_in_transit = best.in_transit;
-  fit.delta_chi2 = (chi2_line - best.chi2) / scale;
+  fit.delta_chi2 = (line.chi2 - best.chi2) / scale;
   return fit;
 }
 

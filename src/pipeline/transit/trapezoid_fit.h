@@ -9,11 +9,13 @@
 #include <stdexcept>
 #include <vector>
 
+#include "pipeline/failure.h"
+
 namespace tianyu::pipeline {
 
-class TransitFitError : public std::runtime_error {
+class TransitFitError : public Failure {
  public:
-  using std::runtime_error::runtime_error;
+  using Failure::Failure;
 };
 
 struct TrapezoidFitOptions {

@@ -1,6 +1,8 @@
 // simulate_night through the whole machinery: published, dispatched, run by a consumer, and its
 // night equal to what the simulator writes for the same seed.
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "pipeline/sim/night.h"
 #include "process/flow_fixture.h"
@@ -47,6 +49,66 @@ TEST_F(SimulateNightStep, WritesTheSeedsNightUnderTheSiteRoot) {
   EXPECT_EQ(attempt_of(id.at("bad")), 1) << "a bad config is not retried";
   EXPECT_EQ(state_of(id.at("escape")), "failed");
   EXPECT_FALSE(fs::exists(root_.parent_path() / "outside"));
+}
+
+// Every entry under `dir` (symlinks not followed) with a digest of its content or link target:
+// equal listings before and after mean nothing was created, changed or deleted. The daemons'
+// own logs, which the fixture keeps at the top of the site root, are left out.
+std::map<std::string, std::string> listing(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const auto rel = fs::relative(e.path(), dir).generic_string();
+    if (e.path().parent_path() == dir && e.path().extension() == ".log") continue;
+    if (e.is_symlink()) {
+      out[rel] = "link " + fs::read_symlink(e.path()).string();
+    } else if (e.is_regular_file()) {
+      out[rel] = "file " + std::to_string(std::hash<std::string>{}(bytes(e.path())));
+    } else {
+      out[rel] = "dir";
+    }
+  }
+  return out;
+}
+
+// Each `out` below would, before the site store, have deleted or written outside what the step
+// owns: the root itself, the raw frames, a directory beside the root, a symlink's target, an
+// existing directory it did not create. Each fails at attempt 1 naming the path, and nothing
+// under the site root (or behind the symlink) changes.
+TEST_F(SimulateNightStep, RefusesEveryOutThatIsNotItsOwn) {
+  const fs::path outside = root_.parent_path() / (site_ + "_outside");
+  fs::create_directories(outside);
+  std::ofstream(outside / "keep.fits") << "outside";
+  fs::create_directories(root_ / "raw" / "night1");
+  std::ofstream(root_ / "raw" / "night1" / "sci_0001.fits") << "the only copy";
+  fs::create_directories(root_ / "products" / "kept");
+  std::ofstream(root_ / "products" / "kept" / "stack.fits") << "a product";
+  fs::create_directory_symlink(outside, root_ / "link");
+  const auto before = listing(root_);
+  const auto outside_before = listing(outside);
+
+  const std::map<std::string, std::string> outs = {
+      {"dot", "."}, {"up", "x/.."}, {"raw", "raw"}, {"raw_night", "raw/night1"}, {"escape", "../escape"},
+      {"link", "link/night"}, {"existing", "products/kept"}};
+  std::vector<ProcessSpec> specs;
+  for (const auto& [key, out] : outs) {
+    specs.push_back(spec(key, "simulate_night"));
+    specs.back().params = {{"out", out}, {"config", {{"width", 64}, {"height", 64}, {"frames", 8}, {"stars", 5}}}};
+  }
+  const auto id = publisher::publish(*c_, specs, ids_);
+  start("tianyu-manager");
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(60s)) << stuck_report();
+
+  for (const auto& [key, out] : outs) {
+    EXPECT_EQ(state_of(id.at(key)), "failed") << key;
+    EXPECT_EQ(attempt_of(id.at(key)), 1) << key << ": a refused path is bad input, never retried";
+    const auto error = c_->query_one("SELECT error FROM process WHERE process_id = ?", {id.at(key)}).str(0);
+    EXPECT_NE(error.find("path '" + out + "'"), std::string::npos) << key << ": " << error;
+  }
+  EXPECT_EQ(listing(root_), before);
+  EXPECT_EQ(listing(outside), outside_before);
+  EXPECT_FALSE(fs::exists(root_.parent_path() / "escape"));
+  if (!HasFailure()) fs::remove_all(outside);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Master frames against known answers: synthetic frames whose bias, dark rate and pixel
 // response we set, and the simulator's calibration frames.
 #include "pipeline/calibration/masters.h"
+#include "pipeline/calibration/calibrate.h"
 
 #include <cmath>
 #include <filesystem>
@@ -221,6 +222,42 @@ TEST(FitsFrameSet, FramesOfAnotherSizeAreNamed) {
     EXPECT_NE(std::string(e.what()).find("c.fits: header has no EXPTIME"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
+}
+
+
+// The caller's exposures (frame_calibration's, read at ingest) are used, not the headers'.
+TEST(FitsFrameSet, ExposuresFromTheCallerOverrideTheHeaders) {
+  const auto dir = fs::temp_directory_path() / ("frame_set_exp_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  write_fits(dir / "a.fits", Image(8, 8), {{"EXPTIME", 1.0, "wrong"}});
+  write_fits(dir / "b.fits", Image(8, 8), {});
+  const FitsFrameSet set({dir / "a.fits", dir / "b.fits"}, std::vector<double>{10.0, 20.0});
+  EXPECT_EQ(set.exptime(0), 10.0);
+  EXPECT_EQ(set.exptime(1), 20.0);
+  EXPECT_THROW(FitsFrameSet({dir / "a.fits", dir / "b.fits"}, std::vector<double>{10.0}), CalibrationError);
+  fs::remove_all(dir);
+}
+
+// A flat with no light above the bias, a master of the wrong size and an empty frame set are
+// bad input: CalibrationErrors naming the frame or master, never retryable.
+TEST(MasterFlat, UnusableInputsAreNotRetryable) {
+  const Image bias(8, 8, 100.0f);
+  const MemoryFrameSet dark_flats({Image(8, 8, 100.0f), Image(8, 8, 90.0f)});
+  try {
+    master_flat(dark_flats, bias);
+    ADD_FAILURE() << "a flat without light was combined";
+  } catch (const CalibrationError& e) {
+    EXPECT_STREQ(e.what(), "frame 0: mean level after bias is 0.000000, not a usable flat");
+    EXPECT_FALSE(e.retryable());
+  }
+  try {
+    master_dark_rate(dark_flats, Image(8, 9));
+    ADD_FAILURE() << "a bias of another size was used";
+  } catch (const CalibrationError& e) {
+    EXPECT_STREQ(e.what(), "the master bias is 8 x 9, the frames are 8 x 8");
+    EXPECT_FALSE(e.retryable());
+  }
+  EXPECT_THROW(MemoryFrameSet(std::vector<Image>{}), CalibrationError);
 }
 
 }  // namespace

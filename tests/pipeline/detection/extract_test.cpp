@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
+#include "pipeline/sep_support.h"
 #include "pipeline/sim/night.h"
 
 namespace tianyu::pipeline {
@@ -50,6 +52,43 @@ TEST(Extract, RejectsAZeroNoiseLevelAndAMismatchedMask) {
   EXPECT_THROW(extract_sources(image, nullptr, 0.0), ExtractionError);
   const std::vector<std::uint8_t> mask(5, 0);
   EXPECT_THROW(extract_sources(image, &mask, 1.0), ExtractionError);
+  try {
+    extract_sources(image, nullptr, 0.0);
+  } catch (const ExtractionError& e) {
+    EXPECT_FALSE(e.retryable()) << e.what();
+  }
+}
+
+// A frame SEP cannot process: 4,400 stars 6 px apart on one bright pedestal form a single
+// object above threshold with more peaks than SEP's 1024 sub-objects when deblending. The
+// error carries SEP's message and its detail, and a retry cannot help (same frame, same
+// outcome).
+TEST(Extract, AFrameSepCannotDeblendIsABadInputWithSepsDetail) {
+  Image image(400, 400);
+  for (int y = 0; y < image.height; ++y) {
+    for (int x = 0; x < image.width; ++x) {
+      const int cx = x / 6 * 6 + 3, cy = y / 6 * 6 + 3;
+      image.at(x, y) = 10.0f + 100.0f * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / 2.0f);
+    }
+  }
+  try {
+    extract_sources(image, nullptr, 1.0);
+    ADD_FAILURE() << "SEP deblended 4,400 peaks of one object";
+  } catch (const ExtractionError& e) {
+    const std::string text = e.what();
+    EXPECT_EQ(text.rfind("sep_extract: object deblending overflow (", 0), 0u) << text;
+    EXPECT_NE(text.find("limit of sub-objects reached while deblending"), std::string::npos) << text;
+    EXPECT_FALSE(e.retryable()) << text;
+    EXPECT_FALSE(retry_can_help(e));
+  }
+}
+
+// Only SEP running out of memory (MEMORY_ALLOC_ERROR) may pass on a later attempt.
+TEST(Extract, OnlySepsMemoryErrorIsRetryable) {
+  EXPECT_TRUE(sep_support::retry_can_help(sep_support::kMemoryAllocError));
+  EXPECT_EQ(sep_support::message(sep_support::kMemoryAllocError), "memory allocation");
+  for (int status : {2, 3, 7, 8, 9, 10}) EXPECT_FALSE(sep_support::retry_can_help(status)) << status;
+  EXPECT_TRUE(ExtractionError("sep_extract: memory allocation", true).retryable());
 }
 
 }  // namespace

@@ -2,11 +2,16 @@
 // photon limit, a flaring reference dropped by leave-one-out, and every decision recorded.
 #include "pipeline/photometry/relative_flux.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include <gtest/gtest.h>
 
+#include "pipeline/photometry/precision.h"
+#include "pipeline/recipes/recipe_error.h"
+#include "pipeline/recipes/relative_flux.h"
 #include "pipeline/robust_stats.h"
 
 namespace tianyu::pipeline {
@@ -140,6 +145,85 @@ TEST(RelativeFlux, AMalformedTableNamesWhatIsWrong) {
   } catch (const RelativeFluxError& e) {
     EXPECT_STREQ(e.what(), "flux table: flux arrays are not stars x frames");
   }
+}
+
+// The relative_flux recipe: two radii of the same constant stars, the second with more noise
+// (as a too-large aperture takes in more sky); 2-min cadence, so CDPP is over 15 cadences.
+struct TwoRadii {
+  std::vector<FluxTable> tables;
+  std::vector<double> bjd;
+};
+
+TwoRadii two_radii(int stars, int frames, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  TwoRadii n;
+  n.tables.push_back(constant_stars(stars, frames, rng));
+  auto wide = n.tables.front();
+  std::normal_distribution<double> n01;
+  for (std::size_t k = 0; k < wide.flux.size(); ++k) {
+    wide.flux[k] += 2 * wide.flux_err[k] * n01(rng);
+    wide.flux_err[k] *= std::sqrt(5.0);
+  }
+  n.tables.push_back(wide);
+  for (int f = 0; f < frames; ++f) n.bjd.push_back(2460000.5 + f / 720.0);
+  return n;
+}
+
+TEST(RelativeFluxRecipe, ConstantStarsAtTheirBestRadiusWithTheirPrecision) {
+  const auto n = two_radii(30, 240, 11);
+  const double exptime_s = 60;
+  const auto out = recipes::relative_flux(n.tables, n.bjd, exptime_s);
+  ASSERT_EQ(out.sources.size(), 30u);
+  ASSERT_EQ(out.per_radius.size(), 2u);
+  EXPECT_EQ(out.main_aperture, 0);
+  EXPECT_EQ(out.cdpp_cadences, 15);  // 30 min of 2-min cadences
+  EXPECT_EQ(out.groups.size(), out.per_radius[0].groups.size());
+  double cdpp_over_white = 0;  // averaged over the stars
+  for (int s = 0; s < 30; ++s) {
+    const auto& c = out.sources[s];
+    EXPECT_EQ(c.best_aperture, 0) << "star " << s << ": the noisier radius never wins";
+    EXPECT_EQ(c.points, 240);
+    EXPECT_EQ(c.rel_flux, curve(out.per_radius[0], s));
+    EXPECT_EQ(c.is_reference, out.per_radius[0].is_reference[s]);
+    // The median raw flux over an even count of frames: the mean of the two middle values.
+    std::vector<double> raw(n.tables[0].flux.begin() + s * 240, n.tables[0].flux.begin() + (s + 1) * 240);
+    std::sort(raw.begin(), raw.end());
+    EXPECT_DOUBLE_EQ(c.median_flux, (raw[119] + raw[120]) / 2);
+    EXPECT_DOUBLE_EQ(c.instrumental_mag, -2.5 * std::log10(c.median_flux / exptime_s));
+    // White noise: the RMS is the propagated error.
+    // (The transparency dip raises the noise of some frames: the quadratic mean of the errors.)
+    double mean_square = 0;
+    for (int f = 0; f < 240; ++f) mean_square += std::pow(c.rel_flux_err[f] / c.rel_flux[f], 2) / 240;
+    const double predicted = std::sqrt(mean_square);
+    EXPECT_NEAR(c.rms / predicted, 1.0, 0.15) << "star " << s;
+    EXPECT_DOUBLE_EQ(c.cdpp_ppm, cdpp_ppm(c.rel_flux, 15, 101)) << "30 min, the full trend window";
+    cdpp_over_white += c.cdpp_ppm / (1e6 * predicted / std::sqrt(15.0)) / 30;
+  }
+  // On white noise the 101-cadence trend filter takes some of the 30-min scatter with it: the
+  // CDPP is 0.79 of sigma / sqrt(15) on average here (0.13 star to star, 16 bins a night).
+  std::printf("CDPP / (sigma / sqrt 15), mean over 30 constant stars: %.3f\n", cdpp_over_white);
+  EXPECT_NEAR(cdpp_over_white, 0.79, 0.08);
+}
+
+TEST(RelativeFluxRecipe, AShortNightHasNoCdppAndMismatchedInputsAreRefused) {
+  const auto n = two_radii(12, 30, 12);  // 30 points: not over 2 x 15 + 3
+  const auto out = recipes::relative_flux(n.tables, n.bjd, 30);
+  for (const auto& c : out.sources) {
+    EXPECT_TRUE(std::isnan(c.cdpp_ppm));
+    EXPECT_TRUE(std::isfinite(c.rms));
+    EXPECT_EQ(c.points, 30);
+  }
+  std::vector<double> short_times(n.bjd.begin(), n.bjd.end() - 1);
+  try {
+    recipes::relative_flux(n.tables, short_times, 30);
+    FAIL();
+  } catch (const recipes::RecipeInputError& e) {
+    EXPECT_STREQ(e.what(), "relative flux: 29 frame times for 30 frames");
+  }
+  auto other = n.tables;
+  other[1].stars = 11;
+  EXPECT_THROW(recipes::relative_flux(other, n.bjd, 30), recipes::RecipeInputError);
+  EXPECT_THROW(recipes::relative_flux({}, n.bjd, 30), recipes::RecipeInputError);
 }
 
 }  // namespace

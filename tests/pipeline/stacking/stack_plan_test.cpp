@@ -76,8 +76,14 @@ TEST(StackPlan, NineHundredNinetyNineFramesCoverEveryFrameOnce) {
 }
 
 TEST(StackPlan, NonsenseIsRefused) {
-  EXPECT_THROW(plan_stack_tree(0, 5), std::invalid_argument);
-  EXPECT_THROW(plan_stack_tree(10, 1), std::invalid_argument);
+  EXPECT_THROW(plan_stack_tree(0, 5), StackError);
+  EXPECT_THROW(plan_stack_tree(10, 1), StackError);
+  try {
+    plan_stack_tree(10, 1);
+  } catch (const StackError& e) {
+    EXPECT_FALSE(e.retryable()) << "bad parameters never pass on a retry";
+    EXPECT_STREQ(e.what(), "fan-out must be at least 2, got 1");
+  }
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+#include "steps/catalogue.h"
+
+#include <spdlog/fmt/fmt.h>
+
+#include "steps/step_params.h"
+
+namespace tianyu::steps {
+namespace {
+
+struct Connections {
+  std::vector<std::string> reads, writes;
+};
+
+template <class P>
+StepDeclaration declare(std::string command, std::string summary, Connections io, std::string recipe = "") {
+  StepDeclaration d;
+  d.command = command;
+  d.summary = std::move(summary);
+  d.params = document_params<P>();
+  d.reads = std::move(io.reads);
+  d.writes = std::move(io.writes);
+  d.recipe = std::move(recipe);
+  d.normalise = [command](const json& j) { return write_params(read_params<P>(j, command)); };
+  return d;
+}
+
+std::vector<StepDeclaration> diagnostic_steps() {
+  return {
+      declare<NoParams>("noop", "nothing (dispatch overhead, tests)", {}),
+      declare<SleepParams>("sleep", "waits", {}),
+      declare<FailParams>("fail", "always fails (retried up to `max_attempts`)", {{}, {"error text"}}),
+      declare<FlakyParams>("flaky", "fails its first k attempts, then succeeds", {}),
+      declare<TouchParams>("touch",
+                           "writes `touch/<process_id>` under the site root and a `touch_effect` row in its success "
+                           "transaction (countable effects)",
+                           {{}, {"file touch/<process_id>", "touch_effect row"}}),
+      declare<SimulateNightParams>("simulate_night",
+                                   "a simulated observing night with its truth, staged beside `out` and renamed into "
+                                   "it (never into the raw-frame area)",
+                                   {{}, {"out/raw/", "out/calib/", "out/truth/"}}, "pipeline::sim::simulate_night"),
+  };
+}
+
+std::vector<StepDeclaration> reduction_steps() {
+  const std::string masters = "master_bias, master_dark (products of its dependencies)";
+  return {
+      declare<ObservationParams>("master_bias", "the observation's bias frames combined (sigma-clipped, band by band)",
+                                 {{"raw_frame (bias)"}, {"product master_bias"}}, "pipeline::master_bias"),
+      declare<ObservationParams>("master_dark", "the dark frames combined into a dark rate (bias removed)",
+                                 {{"raw_frame (dark)", "product master_bias"}, {"product master_dark"}},
+                                 "pipeline::master_dark_rate"),
+      declare<ObservationParams>("master_flat", "the flat frames combined, their stars masked",
+                                 {{"raw_frame (flat)", "products " + masters}, {"product master_flat"}},
+                                 "pipeline::master_flat"),
+      declare<FrameParams>("calibrate",
+                           "one science frame through the masters, SEP background removed, pixel mask, SEP catalogue; "
+                           "refuses a frame of another size than the observation's",
+                           {{"raw_frame", "frame_calibration", "products master_bias, master_dark, master_flat"},
+                            {"product calibrated (image, mask, catalogue)"}},
+                           "pipeline::calibrate, pipeline::extract_sources"),
+      declare<FrameParams>("align",
+                           "the frame's catalogue onto the reference frame's (the first of the night's first five "
+                           "frames that calibrated; translation or affine), quality numbers",
+                           {{"products calibrated (its own and the reference candidates')"}, {"frame_quality row"}},
+                           "pipeline::align_to_reference"),
+      declare<ObservationParams>("select_frames", "the quality rules over every aligned frame",
+                                 {{"frame_quality"}, {"frame_quality.good, rejected_reason"}}, "pipeline::select_frames"),
+      declare<StackParams>("stack",
+                           "one node of the stacking tree: good frames (rejected weigh 0) or child nodes with their "
+                           "weight maps; the root is the template",
+                           {{"products calibrated (its frames)", "products stack (its child nodes)", "frame_quality"},
+                            {"product stack or template (image, weight map)"}},
+                           "pipeline::stack_node"),
+  };
+}
+
+std::vector<StepDeclaration> photometry_steps() {
+  return {
+      declare<DetectSourcesParams>("detect_sources",
+                                   "the template's sources (ids by brightness, isolation) and the aperture radii "
+                                   "(multiples of the median FWHM)",
+                                   {{"product template (or the single frame's calibrated)"}, {"source rows", "aperture rows"}},
+                                   "pipeline::detect_sources"),
+      declare<FrameParams>("photometry",
+                           "every source in one good frame at every radius (nothing for a rejected frame)",
+                           {{"product calibrated", "frame_quality", "frame_calibration", "source", "aperture"},
+                            {"raw_flux rows"}},
+                           "pipeline::measure_apertures"),
+      declare<ObservationParams>("relative_flux",
+                                 "references, groups, pruning and relative flux over the night; best radius per source; "
+                                 "RMS, CDPP",
+                                 {{"raw_flux", "source", "aperture", "frame_quality"},
+                                  {"relative_flux rows", "source_photometry rows", "reference_group rows"}},
+                                 "pipeline::relative_flux_night"),
+      declare<ObservationParams>("transit_search",
+                                 "every light curve of the night through the single-transit model comparison, on all "
+                                 "cores",
+                                 {{"light_curve"}, {"transit_candidate rows"}}, "pipeline::search_single_transits"),
+  };
+}
+
+std::string cell(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : "; ") + i;
+  return out.empty() ? "—" : out;
+}
+
+std::string params_cell(const std::vector<ParamDoc>& params) {
+  std::string out;
+  for (const auto& p : params) {
+    out += (out.empty() ? "" : ", ") + fmt::format("`{}`", p.name);
+    if (!p.required && !p.default_value.empty()) out += fmt::format(" = `{}`", p.default_value);
+  }
+  return out.empty() ? "—" : out;
+}
+
+}  // namespace
+
+const std::vector<StepDeclaration>& declared_steps() {
+  static const std::vector<StepDeclaration> steps = [] {
+    std::vector<StepDeclaration> all = diagnostic_steps();
+    for (auto* family : {reduction_steps, photometry_steps}) {
+      for (auto& d : family()) all.push_back(std::move(d));
+    }
+    return all;
+  }();
+  return steps;
+}
+
+const StepDeclaration* find_step(std::string_view command) {
+  for (const auto& d : declared_steps()) {
+    if (d.command == command) return &d;
+  }
+  return nullptr;
+}
+
+json normalised_params(std::string_view command, const json& params) {
+  const auto* d = find_step(command);
+  if (!d) {
+    std::string known;
+    for (const auto& s : declared_steps()) known += (known.empty() ? "" : ", ") + s.command;
+    throw InputError(fmt::format("unknown command '{}' (the steps are: {})", command, known));
+  }
+  return d->normalise(params);
+}
+
+std::string step_table_markdown() {
+  std::string out =
+      "| command | what it does | parameters (default) | reads | writes |\n"
+      "|---|---|---|---|---|\n";
+  for (const auto& d : declared_steps()) {
+    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", d.command, d.summary, params_cell(d.params), cell(d.reads),
+                       cell(d.writes));
+  }
+  return out;
+}
+
+}  // namespace tianyu::steps
