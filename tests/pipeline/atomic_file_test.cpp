@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/small_tmpfs.h"
+#include "support/scratch_dir_fixture.h"
 
 namespace tianyu::pipeline {
 namespace {
@@ -15,21 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::entries;
 
-class AtomicFile : public ::testing::Test {
+class AtomicFile : public test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("atomic_file_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    tmpfs_.reset();
-    fs::remove_all(dir_);
-  }
-  fs::path dir_;
-  std::unique_ptr<testing::SmallTmpfs> tmpfs_;
+  AtomicFile() : ScratchDirTest("atomic_file_test") {}
 };
 
 std::string contents(const fs::path& path) {

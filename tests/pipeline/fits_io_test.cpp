@@ -15,27 +15,16 @@
 
 #include "pipeline/calibration/frame_set.h"
 #include "pipeline/small_tmpfs.h"
+#include "support/scratch_dir_fixture.h"
 
 namespace tianyu::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FitsIo : public ::testing::Test {
+class FitsIo : public test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fits_io_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    tmpfs_.reset();
-    fs::remove_all(dir_);
-  }
-  fs::path dir_;
-  std::unique_ptr<testing::SmallTmpfs> tmpfs_;
+  FitsIo() : ScratchDirTest("fits_io_test") {}
 };
 
 // A FITS file written by hand: each card padded to 80 characters, the header to 2880 bytes,

@@ -6,34 +6,19 @@
 
 #include "common/process_store.h"
 #include "process/flow_fixture.h"
+#include "support/process_fixture_helpers.h"
 
 namespace tianyu {
 namespace {
 
 class ProcessTrust : public ProcessFlow {
  protected:
-  // Moves processes to queued at attempt 1 as a manager would, without publishing anything:
-  // the only messages in the queue are the ones a test forges.
-  void queue_without_messages(const std::vector<std::uint64_t>& ids) {
-    for (auto id : ids) {
-      c_->execute("UPDATE process SET state = 'queued', attempt = 1, queued_at = NOW(6), "
-                  "published_at = NOW(6) WHERE process_id = ?", {id});
-    }
-  }
+  void queue_without_messages(const std::vector<std::uint64_t>& ids) { test::queue_without_messages(*c_, ids); }
   void forge(const std::string& group, const std::string& body) {
-    broker::Connection b(broker::settings_from(config_.broker), "process_trust_test forger");
-    queues::declare_work_queue(b, site_, group);
-    b.enable_confirms();
-    b.publish("", queues::work_queue(site_, group), body, {});
-    ASSERT_EQ(b.wait_for_confirms(5s).acked.size(), 1u);
+    test::forge_work_message(config_, site_, group, body, "process_trust_test forger");
   }
   bool wait_for(const std::string& where, std::int64_t n, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (count(where) == n) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return test::wait_until([&] { return count(where) == n; }, timeout);
   }
   std::string file_bytes(std::uint64_t id) {
     std::ifstream in(root_ / "touch" / std::to_string(id), std::ios::binary);

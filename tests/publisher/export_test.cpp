@@ -12,7 +12,7 @@
 #include "common/errors.h"
 #include "common/migrations.h"
 #include "publisher/publisher.h"
-#include "support/live_services.h"
+#include "support/live_scratch_db.h"
 
 namespace tianyu::publisher {
 namespace {
@@ -22,13 +22,11 @@ namespace fs = std::filesystem;
 constexpr int kFrames = 12;
 
 // One observation with one source whose relative flux is known in every frame.
-class LiveExport : public ::testing::Test {
+class LiveExport : public test::LiveScratchDb {
  protected:
   void SetUp() override {
-    TIANYU_REQUIRE_LIVE_SERVICES();
-    scratch_ = std::make_unique<test::ScratchDatabase>(test::live_config()->db);
-    db::migrate(scratch_->settings());
-    c_ = std::make_unique<db::Connection>(scratch_->settings());
+    LiveScratchDb::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     base_ = fs::temp_directory_path() / test::unique_name("export_test");
     fs::create_directories(base_);
     ensure_site(*c_, "lab", base_.string());
@@ -65,8 +63,6 @@ class LiveExport : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<test::ScratchDatabase> scratch_;
-  std::unique_ptr<db::Connection> c_;
   fs::path base_;
   std::uint64_t observation_ = 0;
 };

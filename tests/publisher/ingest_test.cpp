@@ -13,7 +13,8 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/sim/night.h"
 #include "publisher/publisher.h"
-#include "support/live_services.h"
+#include "support/ingest_test_options.h"
+#include "support/live_scratch_db.h"
 
 namespace tianyu::publisher {
 namespace {
@@ -44,13 +45,11 @@ void write_frame(const fs::path& path, int minute, const Header& change = {}) {
   pipeline::write_fits(path, image, h, pipeline::PixelType::uint16);
 }
 
-class LiveIngest : public ::testing::Test {
+class LiveIngest : public test::LiveScratchDb {
  protected:
   void SetUp() override {
-    TIANYU_REQUIRE_LIVE_SERVICES();
-    scratch_ = std::make_unique<test::ScratchDatabase>(test::live_config()->db);
-    db::migrate(scratch_->settings());
-    c_ = std::make_unique<db::Connection>(scratch_->settings());
+    LiveScratchDb::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     base_ = fs::temp_directory_path() / test::unique_name("ingest_test");
     root_ = base_ / "site";
     fs::create_directories(root_);
@@ -60,14 +59,7 @@ class LiveIngest : public ::testing::Test {
     if (!base_.empty()) fs::remove_all(base_);
   }
   IngestOptions options(const fs::path& dir, const std::string& observation = "obs") {
-    IngestOptions o;
-    o.site = "lab";
-    o.directory = dir;
-    o.target = "FIELD";
-    o.ra_deg = 108.0;
-    o.dec_deg = 46.0;
-    o.observation = observation;
-    return o;
+    return test::ingest_options("lab", dir, observation);
   }
   // The frames of the malformed-card night: 3 good, EXPTIME='5abc', GAIN='x', SATURATE=''.
   fs::path malformed_night() {
@@ -86,8 +78,6 @@ class LiveIngest : public ::testing::Test {
     return nullptr;
   }
 
-  std::unique_ptr<test::ScratchDatabase> scratch_;
-  std::unique_ptr<db::Connection> c_;
   fs::path base_, root_;
 };
 

@@ -8,7 +8,7 @@
 #include "common/migrations.h"
 #include "common/process_store.h"
 #include "common/queues.h"
-#include "support/live_services.h"
+#include "support/live_scratch_db.h"
 
 namespace tianyu::publisher {
 namespace {
@@ -23,13 +23,11 @@ ProcessSpec spec(std::string key, std::vector<Dependency> deps = {}, std::string
   return p;
 }
 
-class LivePublisher : public ::testing::Test {
+class LivePublisher : public test::LiveScratchDb {
  protected:
   void SetUp() override {
-    TIANYU_REQUIRE_LIVE_SERVICES();
-    scratch_ = std::make_unique<test::ScratchDatabase>(test::live_config()->db);
-    db::migrate(scratch_->settings());
-    c_ = std::make_unique<db::Connection>(scratch_->settings());
+    LiveScratchDb::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     ensure_site(*c_, "lab", "/data/lab");
     ensure_group(*c_, "lab", "general");
     ensure_group(*c_, "lab", "bigram");
@@ -48,8 +46,6 @@ class LivePublisher : public ::testing::Test {
     EXPECT_EQ(processes(), before);
   }
 
-  std::unique_ptr<test::ScratchDatabase> scratch_;
-  std::unique_ptr<db::Connection> c_;
   ProcessIdGenerator ids_;
 };
 

@@ -16,6 +16,7 @@
 #include "pipeline/fits_io.h"
 #include "process/flow_fixture.h"
 #include "safety/snapshot.h"
+#include "support/process_fixture_helpers.h"
 
 extern char** environ;
 
@@ -34,13 +35,7 @@ class BadInput : public ProcessFlow {
     ProcessFlow::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     outside_ = root_.parent_path() / (site_ + "_outside");
-    fs::create_directories(outside_);
-    std::ofstream(outside_ / "keep.txt") << "outside the site root";
-    fs::create_directories(root_ / "raw" / "night0");
-    std::ofstream(root_ / "raw" / "night0" / "sci_0001.fits") << "the only copy";
-    fs::create_directories(root_ / "products" / "kept");
-    std::ofstream(root_ / "products" / "kept" / "stack.fits") << "a product";
-    fs::create_directory_symlink(outside_, root_ / "link_out");
+    test::lay_out_protected_files(root_, outside_, {"night0", "link_out", "keep.txt"});
   }
   void TearDown() override {
     const bool keep = HasFailure();

@@ -6,6 +6,7 @@
 
 #include "publisher/ingest.h"
 #include "safety/bad_input_fixture.h"
+#include "support/ingest_test_options.h"
 
 namespace tianyu::safety {
 namespace {
@@ -13,14 +14,7 @@ namespace {
 class BadIngestInput : public BadInput {
  protected:
   publisher::IngestOptions options(const fs::path& dir, const std::string& observation) {
-    publisher::IngestOptions o;
-    o.site = site_;
-    o.directory = dir;
-    o.target = "FIELD";
-    o.ra_deg = 108.0;
-    o.dec_deg = 46.0;
-    o.observation = observation;
-    return o;
+    return test::ingest_options(site_, dir, observation);
   }
   // The target's row, so a case's new rows are only its observation and frames.
   void ingest_baseline() {

@@ -7,43 +7,24 @@
 #include "publisher/ingest.h"
 #include "safety/bad_input_fixture.h"
 #include "safety/sep_frame.h"
+#include "support/ingest_test_options.h"
+#include "support/process_fixture_helpers.h"
 
 namespace tianyu::safety {
 namespace {
 
 class BadStepInput : public BadInput {
  protected:
-  // Moves processes to queued at attempt 1 as a manager would, without publishing a message:
-  // the only messages in the queue are the ones a test forges.
-  void queue_without_messages(const std::vector<std::uint64_t>& ids) {
-    for (auto id : ids) {
-      c_->execute("UPDATE process SET state = 'queued', attempt = 1, queued_at = NOW(6), "
-                  "published_at = NOW(6) WHERE process_id = ?", {id});
-    }
-  }
+  void queue_without_messages(const std::vector<std::uint64_t>& ids) { test::queue_without_messages(*c_, ids); }
   void forge(const std::string& group, const std::string& body) {
-    broker::Connection b(broker::settings_from(config_.broker), "bad_input_test forger");
-    queues::declare_work_queue(b, site_, group);
-    b.enable_confirms();
-    b.publish("", queues::work_queue(site_, group), body, {});
-    ASSERT_EQ(b.wait_for_confirms(5s).acked.size(), 1u);
+    test::forge_work_message(config_, site_, group, body, "bad_input_test forger");
   }
   bool queue_drained(const std::string& group, std::chrono::seconds timeout) {
     broker::Connection b(broker::settings_from(config_.broker), "bad_input_test");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (b.message_count(queues::work_queue(site_, group)) == 0) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return test::wait_until([&] { return b.message_count(queues::work_queue(site_, group)) == 0; }, timeout);
   }
   bool wait_for(const std::string& where, std::int64_t n, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (count(where) == n) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return test::wait_until([&] { return count(where) == n; }, timeout);
   }
   // The SEP-overflow frame ingested as an observation of its own; returns (observation,
   // frame id of the overflow frame).
@@ -51,14 +32,7 @@ class BadStepInput : public BadInput {
     const auto dir = root_ / "raw" / "sep_night";
     fs::create_directories(dir);
     write_frame(dir / "crowded.fits", 1, {}, sep_overflow_frame());
-    publisher::IngestOptions o;
-    o.site = site_;
-    o.directory = dir;
-    o.target = "CROWD";
-    o.ra_deg = 10.0;
-    o.dec_deg = 20.0;
-    o.observation = "sep_night";
-    const auto report = publisher::ingest(*c_, o);
+    const auto report = publisher::ingest(*c_, test::ingest_options(site_, dir, "sep_night", {"CROWD", 10.0, 20.0}));
     EXPECT_EQ(report.added.at("science"), 1);
     return {report.observation_id, c_->query_one("SELECT frame_id FROM raw_frame WHERE path = ?",
                                                  {std::string("raw/sep_night/crowded.fits")}).u64(0)};
@@ -101,11 +75,7 @@ TEST_F(BadStepInput, StepParamsThatNameWhatTheStepDoesNotOwnFailAtAttemptOne) {
   start("tianyu-manager");
   start("tianyu-consumer");
   ASSERT_TRUE(settle(60s)) << stuck_report();
-  for (const auto& [key, out] : outs) {
-    EXPECT_EQ(state_of(id.at(key)), "failed") << key;
-    EXPECT_EQ(attempt_of(id.at(key)), 1) << key << ": a refused path is bad input, never retried";
-    EXPECT_NE(error_of(id.at(key)).find("path '" + out + "'"), std::string::npos) << key << ": " << error_of(id.at(key));
-  }
+  test::expect_paths_refused(*c_, id, outs);
   EXPECT_EQ(state_of(id.at("sep")), "failed");
   EXPECT_EQ(attempt_of(id.at("sep")), 1) << "a frame SEP cannot extract is bad input";
   const auto sep_error = error_of(id.at("sep"));

@@ -6,6 +6,7 @@
 
 #include "pipeline/sim/night.h"
 #include "process/flow_fixture.h"
+#include "support/process_fixture_helpers.h"
 
 namespace tianyu {
 namespace {
@@ -76,13 +77,7 @@ std::map<std::string, std::string> listing(const fs::path& dir) {
 // under the site root (or behind the symlink) changes.
 TEST_F(SimulateNightStep, RefusesEveryOutThatIsNotItsOwn) {
   const fs::path outside = root_.parent_path() / (site_ + "_outside");
-  fs::create_directories(outside);
-  std::ofstream(outside / "keep.fits") << "outside";
-  fs::create_directories(root_ / "raw" / "night1");
-  std::ofstream(root_ / "raw" / "night1" / "sci_0001.fits") << "the only copy";
-  fs::create_directories(root_ / "products" / "kept");
-  std::ofstream(root_ / "products" / "kept" / "stack.fits") << "a product";
-  fs::create_directory_symlink(outside, root_ / "link");
+  test::lay_out_protected_files(root_, outside, {"night1", "link", "keep.fits"});
   const auto before = listing(root_);
   const auto outside_before = listing(outside);
 
@@ -99,12 +94,7 @@ TEST_F(SimulateNightStep, RefusesEveryOutThatIsNotItsOwn) {
   start("tianyu-consumer");
   ASSERT_TRUE(settle(60s)) << stuck_report();
 
-  for (const auto& [key, out] : outs) {
-    EXPECT_EQ(state_of(id.at(key)), "failed") << key;
-    EXPECT_EQ(attempt_of(id.at(key)), 1) << key << ": a refused path is bad input, never retried";
-    const auto error = c_->query_one("SELECT error FROM process WHERE process_id = ?", {id.at(key)}).str(0);
-    EXPECT_NE(error.find("path '" + out + "'"), std::string::npos) << key << ": " << error;
-  }
+  test::expect_paths_refused(*c_, id, outs);
   EXPECT_EQ(listing(root_), before);
   EXPECT_EQ(listing(outside), outside_before);
   EXPECT_FALSE(fs::exists(root_.parent_path() / "escape"));
