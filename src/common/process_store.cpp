@@ -341,9 +341,15 @@ LeaseRenewal renew_leases(db::Connection& c, const std::string& consumer_id, int
       "SELECT process_id, attempt FROM process WHERE process_id IN ({}) AND state = 'running' "
       "AND lease_owner = ?", id_list(ids));
   // A consistent (non-locking) read never waits on a committing worker's row lock; a row
-  // being committed still reads as running here, so it is not taken for lost.
+  // being committed still reads as running here, so it is not taken for lost. A worker
+  // registers its attempt just before claiming it: a row still queued at that attempt is being
+  // claimed, not lost (taking it for lost made a good first attempt stop and run again).
+  const std::string held_select = fmt::format(
+      "SELECT process_id, attempt FROM process WHERE process_id IN ({}) AND "
+      "((state = 'running' AND lease_owner = ?) OR state = 'queued')",
+      id_list(ids));
   std::set<AttemptKey> held;
-  with_retries(c, [&] { held = still_ours(c, select, consumer_id, running); });
+  with_retries(c, [&] { held = still_ours(c, held_select, consumer_id, running); });
   // Renew only the rows nobody holds locked, in a short transaction of its own: the UPDATE
   // then never queues behind a worker's success transaction.
   std::set<AttemptKey> free;
