@@ -8,6 +8,8 @@
 #   manager    wait for MariaDB and RabbitMQ, then run tianyu-manager
 #   consumer   wait for MariaDB and RabbitMQ, then run tianyu-consumer for TIANYU_SITE/TIANYU_GROUP
 #   publish …  tianyu-publish with the arguments (ingest, pipeline, status, export, retry …)
+#   web …      tianyu-web with the arguments (the read-only page); an image built before
+#              tianyu-web existed says so and exits 0 (compose does not restart it)
 #   anything else is run as a command
 # A *PASSWORD* variable still holding a `change-me…` placeholder of .env.example stops it.
 #
@@ -95,7 +97,16 @@ case "$role" in
     wait_for "MariaDB and RabbitMQ" "$bin/tianyu-consumer" --config "$config_dir/consumer.json" --check
     exec "$bin/tianyu-consumer" --config "$config_dir/consumer.json" "$@"
     ;;
+  web)
+    if [[ ! -x $bin/tianyu-web ]]; then
+      log "this image has no tianyu-web (built before the web page existed): the page is not served"
+      exit 0
+    fi
+    exec "$bin/tianyu-web" "$@"
+    ;;
   publish)
+    # A one-off container's network may take a moment to carry traffic: reach the database first.
+    wait_for "MariaDB" "$bin/tianyu-publish" --config "$config_dir/publisher.json" db version
     exec "$bin/tianyu-publish" --config "$config_dir/publisher.json" "$@"
     ;;
   *)

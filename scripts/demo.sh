@@ -4,12 +4,15 @@
 # scripts/run-local.sh (local MariaDB and RabbitMQ, a manager and two consumers), and print the
 # transit found in the target's light curve beside the simulator's truth. Everything lands in
 # run/demo/ (git-ignored): night/ (frames and truth), out/ (sources.csv, lightcurves/, plot).
-# Idempotent: a second run reuses the night and the finished pipeline.
+# Idempotent: a second run reuses the night and the finished pipeline. --web also serves the
+# operators' pages (tianyu-web) while it runs and prints their URL.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 demo="$ROOT/run/demo"
 seed=${TIANYU_DEMO_SEED:-1}
+web=()
+[[ "${1:-}" == --web ]] && web=(--web)
 
 echo "== build"
 bash scripts/build.sh > /dev/null
@@ -24,7 +27,7 @@ fi
 # The target is star 0 of the truth; the simulator points at RA 108, Dec +46.
 read -r x y < <(awk -F, 'NR == 2 { print $4, $5 }' "$demo/night/truth/stars.csv")
 bash scripts/run-local.sh --no-build --raw "$demo/night" --out "$demo/out" --target SIM-FIELD-1 \
-  --target-ra 108 --target-dec 46 --plot-near "$x,$y"
+  --target-ra 108 --target-dec 46 --plot-near "$x,$y" "${web[@]}"
 
 source=$(awk -F, -v x="$x" -v y="$y" 'NR > 1 { d = ($2 - x)^2 + ($3 - y)^2; if (best == "" || d < best) { best = d; id = $1 } } END { print id }' "$demo/out/sources.csv")
 fit=$(build/bin/tianyu-transit fit "$demo/out/lightcurves/$source.csv" --json)

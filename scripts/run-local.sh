@@ -3,7 +3,7 @@
 #
 #   scripts/run-local.sh --raw DIR --out OUT [--target NAME] [--target-ra RA --target-dec DEC]
 #                        [--consumers N] [--fan-out K] [--calibration JSON] [--photometry JSON]
-#                        [--plot-near X,Y ...] [--database NAME] [--no-build]
+#                        [--plot-near X,Y ...] [--database NAME] [--no-build] [--web]
 #
 # Builds what is needed, starts the local MariaDB and RabbitMQ, migrates, registers OUT/site as
 # a site whose raw/ links to DIR (frames stay where they are), ingests DIR (searched
@@ -12,13 +12,15 @@
 # has ended, exports to OUT (sources.csv, lightcurves/<source_id>.csv, plots) and stops the
 # daemons it started. Exits non-zero if any step failed for good. Running it again with the
 # same OUT publishes nothing new and exports again. --database uses another database of the
-# local MariaDB (tests use a scratch one); --no-build trusts build/bin as it is.
+# local MariaDB (tests use a scratch one); --no-build trusts build/bin as it is. --web also runs
+# tianyu-web (the operators' read-only pages) under the reader account on $TIANYU_WEB_LISTEN
+# (default 127.0.0.1:8080), prints its URL, and stops it at the end (on a terminal, after Enter).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 raw="" out="" target="" ra="" dec="" consumers=2 fan_out=8 calibration="{}" photometry="{}"
-plots=() database="" build=1
+plots=() database="" build=1 web=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --raw) raw=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --plot-near) plots+=(--plot-near "$2"); shift 2 ;;
     --database) database=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --web) web=1; shift ;;
     -h|--help) usage ;;
     *) echo "run-local: unknown option '$1'" >&2; usage ;;
   esac
@@ -93,13 +96,32 @@ else
   say "observation $observation already has its pipeline; running what is left of it"
 fi
 
+web_pid=""
+stop_web() {
+  [[ -n "$web_pid" ]] || return 0
+  if [[ -t 0 && -t 1 ]]; then read -r -p "tianyu-web is still serving; press Enter to stop it " _ || true; fi
+  kill -TERM "$web_pid" 2> /dev/null || true
+  wait "$web_pid" 2> /dev/null || true
+  web_pid=""
+}
+if (( web )); then
+  # The read-only account: the pages can show everything and change nothing.
+  ( source "$ROOT/run/env-reader.sh"; [[ -n "$database" ]] && export TIANYU_DB_NAME=$database
+    exec "$bin/tianyu-web" --listen "${TIANYU_WEB_LISTEN:-127.0.0.1:8080}" ) > "$out/logs/web.log" 2>&1 &
+  web_pid=$!
+  trap stop_web EXIT
+  for _ in $(seq 1 50); do grep -q 'listening on' "$out/logs/web.log" && break; sleep 0.1; done
+  grep -o 'http://[^ ]*' "$out/logs/web.log" | head -1 | sed 's/^/web: /' ||
+    { echo "run-local: tianyu-web did not start; see $out/logs/web.log" >&2; exit 1; }
+fi
+
 pids=()
 stop_daemons() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
   pids=()
 }
-trap stop_daemons EXIT
+trap 'stop_daemons; stop_web' EXIT
 say "a manager and $consumers consumers (logs in $out/logs)"
 # Each daemon under its role's account (run/env-<role>.sh re-sources env.sh, so the database
 # name is set again; exec makes $! the daemon itself).
@@ -139,6 +161,7 @@ stop_daemons
 
 say "export to $out"
 "$bin/tianyu-publish" export --observation "$observation" --out "$out" "${plots[@]}" || true
+"$bin/tianyu-publish" status --observation "$observation" | grep -E '^(astrometry|noise):' || true
 if (( failed > 0 )); then
   "$bin/tianyu-publish" status --observation "$observation" | sed -n '/^failed:/,$p' >&2
   echo "run-local: $failed steps failed for good (tianyu-publish retry ID re-runs one)" >&2

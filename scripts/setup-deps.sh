@@ -27,6 +27,15 @@ packages=(
   docker-compose python3-yaml
   # the cross-check of our BLS against astropy's (a reference peer in tests, never at run time)
   python3-numpy python3-astropy
+  # astrometry: solve-field run as a subprocess (never linked) with the Tycho-2 index files;
+  # the field catalogue's KD-tree (header-only) and WCS keywords
+  astrometry.net astrometry-data-tycho2-07 astrometry-data-tycho2-08 astrometry-data-tycho2-09
+  astrometry-data-tycho2-10-19 libnanoflann-dev wcslib-dev
+  # the operators' web page (tianyu-web) and its test in a real headless browser
+  libcpp-httplib-dev chromium
+  # the site deployment brought up in containers without a registry (tests/docker)
+  # (netavark and aardvark-dns: podman's network backend in which service names resolve)
+  podman buildah podman-compose debootstrap runc uidmap slirp4netns netavark aardvark-dns
 )
 if [[ "${1:-}" == "--reference-peers" ]]; then
   packages+=(python3-sep)

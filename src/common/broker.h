@@ -87,6 +87,11 @@ struct Settings {
   std::string tls_cert;  // optional client certificate and key
   std::string tls_key;
   bool tls_verify = true;
+  // A cluster (config broker.nodes): tried in order from where this process last succeeded;
+  // after a lost connection, from the node after the lost one. Empty: host and port.
+  std::vector<BrokerNode> nodes;
+  // Dead-letter and overflow queues as quorum queues (config broker.dead_letter_queue_type).
+  bool quorum_dead_letters = false;
 };
 
 Settings settings_from(const BrokerConfig& config);
@@ -98,6 +103,10 @@ class Connection {
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+
+  // "host:port" of the node this connection reached.
+  std::string node() const;
+  bool quorum_dead_letters() const noexcept { return settings_.quorum_dead_letters; }
 
   void declare_exchange(const std::string& name, const std::string& type, bool durable = true);
   // Idempotent when the options are the same each time (different ones are a channel error).
@@ -133,6 +142,7 @@ class Connection {
   void reject(std::uint64_t delivery_tag, bool requeue);
 
  private:
+  void open(const std::string& where);
   ::amqp_socket_t_* open_socket(const std::string& where);
   void connect_socket(::amqp_socket_t_* socket, const std::string& where);
   void log_in(const std::string& where);
@@ -145,6 +155,7 @@ class Connection {
 
   Settings settings_;
   std::string name_;
+  std::size_t node_index_ = 0;  // into settings_.nodes, when it is not empty
   amqp_connection_state_t_* conn_ = nullptr;
   bool alive_ = false;
   bool confirms_ = false;

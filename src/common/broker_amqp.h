@@ -13,7 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config.h"
+
 namespace tianyu::broker::detail {
+
+// The node of `nodes` this process's next Connection tries first (broker_connect.cpp).
+void start_next_time_at(const std::vector<BrokerNode>& nodes, std::size_t index);
 
 inline constexpr amqp_channel_t kChannel = 1;
 

@@ -1,5 +1,6 @@
-// Opening a broker connection: the socket (plain TCP, or TLS checked against the CA), the
-// connect with its timeout, and the login with the client's capabilities.
+// Opening a broker connection: the node (the one broker, or the first of a cluster's nodes that
+// answers), the socket (plain TCP, or TLS checked against the CA), the connect with its
+// timeout, and the login with the client's capabilities.
 #include "common/broker.h"
 
 #include "common/broker_amqp.h"
@@ -13,6 +14,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "common/version.h"
@@ -31,7 +34,36 @@ Settings settings_from(const BrokerConfig& c) {
   s.heartbeat_s = c.heartbeat_s;
   s.rpc_timeout_ms = c.rpc_timeout_ms;
   apply_tls(c.tls, s);
+  s.nodes = c.nodes;
+  s.quorum_dead_letters = c.dead_letter_queue_type == "quorum";
   return s;
+}
+
+namespace {
+
+// Where this process's next connection to a node list starts. A daemon makes a new Connection
+// after every loss; starting at the node after the lost one moves it off a node that went down
+// at once, instead of waiting out a connect timeout there first.
+std::mutex start_mutex;
+std::map<std::string, std::size_t> start_by_list;
+
+std::string list_key(const std::vector<BrokerNode>& nodes) {
+  std::string key;
+  for (const auto& n : nodes) key += fmt::format("{}:{},", n.host, n.port);
+  return key;
+}
+
+std::size_t start_of(const std::vector<BrokerNode>& nodes) {
+  std::lock_guard lock(start_mutex);
+  const auto it = start_by_list.find(list_key(nodes));
+  return it == start_by_list.end() ? 0 : it->second % nodes.size();
+}
+
+}  // namespace
+
+void detail::start_next_time_at(const std::vector<BrokerNode>& nodes, std::size_t index) {
+  std::lock_guard lock(start_mutex);
+  start_by_list[list_key(nodes)] = index % nodes.size();
 }
 
 // A plain TCP socket, or a TLS one that checks the server's chain against the CA (always) and
@@ -67,25 +99,60 @@ amqp_socket_t* Connection::open_socket(const std::string& where) {
 
 Connection::Connection(Settings settings, std::string_view name)
     : settings_(std::move(settings)), name_(name) {
-  const std::string where =
-      fmt::format("RabbitMQ at {}:{}{} (vhost '{}', user '{}')", settings_.host, settings_.port,
-                  settings_.tls ? " with TLS" : "", settings_.vhost, settings_.user);
+  const auto& nodes = settings_.nodes;
+  if (nodes.empty()) {
+    open(fmt::format("RabbitMQ at {}:{}{} (vhost '{}', user '{}')", settings_.host,
+                     settings_.port, settings_.tls ? " with TLS" : "", settings_.vhost,
+                     settings_.user));
+    return;
+  }
+  const std::size_t first = start_of(nodes);
+  std::string failures;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    node_index_ = (first + i) % nodes.size();
+    settings_.host = nodes[node_index_].host;  // what TLS checks the certificate against
+    settings_.port = nodes[node_index_].port;
+    try {
+      open(fmt::format("RabbitMQ node {} of {} at {}:{}{} (vhost '{}', user '{}')",
+                       node_index_ + 1, nodes.size(), settings_.host, settings_.port,
+                       settings_.tls ? " with TLS" : "", settings_.vhost, settings_.user));
+      start_next_time_at(nodes, node_index_);
+      spdlog::info("{}: connected to RabbitMQ node {} of {} ({})", name_, node_index_ + 1,
+                   nodes.size(), node());
+      return;
+    } catch (const BrokerError& e) {
+      // Credentials, vhost or certificates are the cluster's, not the node's: no other node
+      // would take them either.
+      if (!e.connection_lost()) throw;
+      failures += fmt::format("{}{}", failures.empty() ? "" : "; ", e.what());
+    }
+  }
+  throw BrokerError(fmt::format("no RabbitMQ node of {} answers (broker.nodes): {}",
+                                nodes.size(), failures), true);
+}
+
+// One node: a failure at any stage frees the connection (a throwing constructor runs no
+// destructor) and leaves conn_ null for the next node.
+void Connection::open(const std::string& where) {
   conn_ = amqp_new_connection();
   if (!conn_) throw BrokerError("out of memory creating a connection to " + where, false);
   try {
     connect_socket(open_socket(where), where);
+    alive_ = true;
+    timeval rpc_timeout = to_timeval(std::chrono::milliseconds(settings_.rpc_timeout_ms));
+    amqp_set_rpc_timeout(conn_, &rpc_timeout);
+    log_in(where);
+    amqp_channel_open(conn_, kChannel);
+    check_rpc("opening a channel on " + where);
   } catch (...) {
-    amqp_destroy_connection(conn_);
+    if (conn_) amqp_destroy_connection(conn_);
     conn_ = nullptr;
+    alive_ = false;
     throw;
   }
-  alive_ = true;
-  timeval rpc_timeout = to_timeval(std::chrono::milliseconds(settings_.rpc_timeout_ms));
-  amqp_set_rpc_timeout(conn_, &rpc_timeout);
-  log_in(where);
-  amqp_channel_open(conn_, kChannel);
-  check_rpc("opening a channel on " + where);
 }
+
+std::string Connection::node() const { return fmt::format("{}:{}", settings_.host, settings_.port); }
 
 void Connection::connect_socket(amqp_socket_t* socket, const std::string& where) {
   timeval connect_timeout = to_timeval(std::chrono::milliseconds(settings_.rpc_timeout_ms));

@@ -26,7 +26,7 @@ struct IntRange {
 // One configurable value: where it lives in the struct and what it may hold.
 struct Field {
   std::string path;
-  std::variant<std::string*, int*> target;
+  std::variant<std::string*, int*, std::vector<BrokerNode>*> target;
   IntRange range{0, 0};                   // for ints
   std::vector<std::string> choices = {};  // for strings; empty = any non-empty text
   bool may_be_empty = false;
@@ -61,6 +61,8 @@ std::vector<Field> fields_of(Config& c) {
       {"broker.tls.cert", &c.broker.tls.cert, {}, {}, true},
       {"broker.tls.key", &c.broker.tls.key, {}, {}, true},
       {"broker.tls.verify", &c.broker.tls.verify, {0, 1}},
+      {"broker.nodes", &c.broker.nodes},
+      {"broker.dead_letter_queue_type", &c.broker.dead_letter_queue_type, {}, {"classic", "quorum"}},
       {"manager.poll_interval_ms", &c.manager.poll_interval_ms, {1, 60000}},
       {"manager.claim_batch", &c.manager.claim_batch, {1, 10000}},
       {"manager.confirm_timeout_ms", &c.manager.confirm_timeout_ms, {100, 600000}},
@@ -113,8 +115,58 @@ void check_int(const Field& f, long long value, const std::string& origin) {
   }
 }
 
+// A node list: at most kMaxBrokerNodes distinct "host:port" entries; none (an empty array or
+// variable) means the single broker at host:port.
+constexpr std::size_t kMaxBrokerNodes = 16;
+
+std::vector<BrokerNode> node_list(const Field& f, const std::vector<std::string>& items,
+                                  const std::string& origin) {
+  if (items.size() > kMaxBrokerNodes) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' lists " + std::to_string(items.size()) +
+                                  " nodes, expected at most " + std::to_string(kMaxBrokerNodes));
+  }
+  std::vector<BrokerNode> nodes;
+  for (const auto& item : items) {
+    auto node = parse_broker_node(item, f.path, origin);
+    if (std::find(nodes.begin(), nodes.end(), node) != nodes.end()) {
+      throw ConfigError(f.path, origin + ": field '" + f.path + "' lists '" + item + "' twice");
+    }
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+void assign_nodes_from_json(const Field& f, const json& value, const std::string& origin) {
+  if (!value.is_array()) {
+    throw ConfigError(f.path, origin + ": field '" + f.path + "' must be an array of \"host:port\" "
+                                  "strings, got " + value.type_name());
+  }
+  std::vector<std::string> items;
+  for (const auto& item : value) {
+    if (!item.is_string()) {
+      throw ConfigError(f.path, origin + ": field '" + f.path + "' must hold \"host:port\" strings, got " +
+                                    item.type_name());
+    }
+    items.push_back(item.get<std::string>());
+  }
+  *std::get<std::vector<BrokerNode>*>(f.target) = node_list(f, items, origin);
+}
+
 void assign_from_json(const Field& f, const json& value, const std::string& origin) {
-  if (auto* s = std::get_if<std::string*>(&f.target)) {
+  if (std::holds_alternative<std::vector<BrokerNode>*>(f.target)) {
+    assign_nodes_from_json(f, value, origin);
+  } else if (auto* s = std::get_if<std::string*>(&f.target)) {
     if (!value.is_string()) {
       throw ConfigError(f.path, origin + ": field '" + f.path + "' must be a string, got " +
                                     value.type_name());
@@ -134,6 +186,10 @@ void assign_from_json(const Field& f, const json& value, const std::string& orig
 
 void assign_from_env(const Field& f, const std::string& var, const std::string& text) {
   const std::string origin = "environment variable " + var;
+  if (auto* nodes = std::get_if<std::vector<BrokerNode>*>(&f.target)) {
+    **nodes = text.empty() ? std::vector<BrokerNode>{} : node_list(f, split_commas(text), origin);
+    return;
+  }
   if (auto* s = std::get_if<std::string*>(&f.target)) {
     check_string(f, text, origin);
     **s = text;
@@ -191,6 +247,14 @@ void check_combination(const Config& c, const std::string& origin) {
                           std::to_string(c.consumer.prefetch) + ", more than consumer.workers (" +
                           std::to_string(c.consumer.workers) + "); use at most workers, or 0");
   }
+  if (c.broker.nodes.size() > 1 && c.broker.dead_letter_queue_type != "quorum") {
+    throw ConfigError("broker.dead_letter_queue_type",
+                      origin + ": field 'broker.nodes' lists " + std::to_string(c.broker.nodes.size()) +
+                          " nodes but 'broker.dead_letter_queue_type' is '" +
+                          c.broker.dead_letter_queue_type +
+                          "'; a cluster needs 'quorum' (a classic dead-letter queue is unusable "
+                          "while its node is down, and the daemons could not connect)");
+  }
   for (const auto* side : {&c.db.tls, &c.broker.tls}) {
     const std::string section = side == &c.db.tls ? "db" : "broker";
     if (side->enabled && side->ca.empty()) {
@@ -207,6 +271,30 @@ void check_combination(const Config& c, const std::string& origin) {
 }
 
 }  // namespace
+
+BrokerNode parse_broker_node(const std::string& text, const std::string& path,
+                             const std::string& origin) {
+  auto bad = [&](const std::string& why) {
+    return ConfigError(path, origin + ": field '" + path + "': node '" + text + "' " + why +
+                                 " (expected host:port)");
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("has no host:port form");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const bool plain = std::all_of(host.begin(), host.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_' || ch == ':';
+  });
+  if (host.empty() || !plain) throw bad("has an invalid host");
+  const std::string port_text = text.substr(colon + 1);
+  int port = 0;
+  const auto* end = port_text.data() + port_text.size();
+  const auto [ptr, ec] = std::from_chars(port_text.data(), end, port);
+  if (port_text.empty() || ec != std::errc() || ptr != end || port < 1 || port > 65535) {
+    throw bad("has no port in 1-65535");
+  }
+  return BrokerNode{host, port};
+}
 
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {

@@ -43,8 +43,20 @@ struct DbConfig {
   TlsConfig tls;
 };
 
+// One RabbitMQ node of a cluster: "host:port" in the configuration ("[::1]:5672" for IPv6).
+struct BrokerNode {
+  std::string host;
+  int port = 0;
+  bool operator==(const BrokerNode& other) const { return host == other.host && port == other.port; }
+};
+
+// Parses "host:port" strictly (a host name or address, a port in 1-65535); throws ConfigError
+// naming `origin` (the file or variable), the field `path` and the text.
+BrokerNode parse_broker_node(const std::string& text, const std::string& path,
+                             const std::string& origin);
+
 struct BrokerConfig {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // a single broker; ignored when `nodes` is set
   int port = 56720;
   std::string user = "tianyu";
   std::string password;  // never committed: set TIANYU_BROKER_PASSWORD
@@ -52,6 +64,16 @@ struct BrokerConfig {
   int heartbeat_s = 15;
   int rpc_timeout_ms = 10000;
   TlsConfig tls;
+  // A cluster's nodes, tried in order: a client connects to the first that answers and, when
+  // that connection is lost, starts from the next one. JSON: ["host:port", ...]; environment
+  // (TIANYU_BROKER_NODES): "host:port,host:port". Empty: the one broker at host:port.
+  std::vector<BrokerNode> nodes;
+  // The dead-letter and overflow queues: "classic" (single-node brokers, as before) or
+  // "quorum" (replicated, so they outlive the node that held them). More than one node needs
+  // "quorum": a classic queue is unusable while its node is down, and declaring it then fails.
+  // Work queues are quorum queues either way. Switching an existing broker: an empty queue is
+  // redeclared with the new type; one holding messages keeps its old type until drained.
+  std::string dead_letter_queue_type = "classic";
 };
 
 struct LogConfig {

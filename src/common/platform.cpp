@@ -1,13 +1,20 @@
 #include "common/platform.h"
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "common/errors.h"
 
 #ifdef _WIN32
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #else
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
@@ -77,6 +84,105 @@ int run_with_input(const std::string& command, const std::string& input) {
   return ::_pclose(pipe);
 #else
   return ::pclose(pipe);
+#endif
+}
+
+#ifndef _WIN32
+namespace {
+
+// A descriptor closed when it goes out of scope.
+struct Descriptor {
+  int fd = -1;
+  ~Descriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Starts argv in a process group of its own; an exec failure comes back through a close-on-exec
+// pipe (as errno), so "no such program" is told from "the program failed".
+pid_t start_in_own_group(const std::vector<std::string>& argv, int log_fd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw ResourceFailure("cannot run " + argv[0] + ": pipe: " + std::strerror(errno));
+  Descriptor read_end{fds[0]}, write_end{fds[1]};
+  const pid_t pid = ::fork();
+  if (pid < 0) throw ResourceFailure("cannot run " + argv[0] + ": fork: " + std::strerror(errno));
+  if (pid == 0) {  // the child: async-signal-safe calls only
+    ::setpgid(0, 0);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::execvp(args[0], args.data());
+    const int error = errno;
+    [[maybe_unused]] auto n = ::write(fds[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before we may kill it
+  ::close(write_end.fd);
+  write_end.fd = -1;
+  int error = 0;
+  ssize_t n;
+  while ((n = ::read(read_end.fd, &error, sizeof error)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof error)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    throw InputError("cannot run '" + argv[0] + "': " + std::strerror(error) +
+                     (error == ENOENT ? " (is it installed and on PATH?)" : ""));
+  }
+  return pid;
+}
+
+// Waits for `pid` until `deadline`; false when the deadline passed first.
+bool wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline, int& status) {
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0 && errno != EINTR) return true;  // already reaped: nothing left to wait for
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+#endif
+
+RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono::seconds limit,
+                              const std::string& output_log) {
+  if (argv.empty()) throw InputError("run_with_time_limit: no program given");
+#ifdef _WIN32
+  (void)limit;
+  (void)output_log;
+  throw Error("running '" + argv[0] + "' with a time limit is not supported on Windows yet");
+#else
+  Descriptor log{::open(output_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)};
+  if (log.fd < 0) {
+    const int error = errno;
+    const std::string what = "cannot open the log " + output_log + " of " + argv[0] + ": " + std::strerror(error);
+    if (error == ENOSPC || error == EIO || error == EMFILE || error == ENFILE) throw ResourceFailure(what);
+    throw InputError(what);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = start_in_own_group(argv, log.fd);
+  RunResult result;
+  int status = 0;
+  if (!wait_until(pid, start + limit, status)) {
+    result.timed_out = true;
+    ::kill(-pid, SIGTERM);
+    if (!wait_until(pid, std::chrono::steady_clock::now() + std::chrono::seconds(2), status)) {
+      ::kill(-pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  ::kill(-pid, SIGKILL);  // helpers it left behind in its group (ESRCH when none: fine)
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  return result;
 #endif
 }
 

@@ -3,7 +3,9 @@
 // Win32 on Windows). Everything else (steps, pipeline, consumer logic) uses the standard
 // library and this header, so it compiles for both (CI cross-builds it with MinGW-w64).
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <vector>
 
 namespace tianyu::platform {
 
@@ -21,6 +23,24 @@ void on_stop_requests(std::atomic<int>& requests, bool exit_on_second);
 // Runs `command` through the system shell with `input` on its standard input; returns its exit
 // status (-1 when it could not be started).
 int run_with_input(const std::string& command, const std::string& input);
+
+// How a program run with a time limit ended.
+struct RunResult {
+  int exit_code = -1;      // its exit status; -1 when it was killed (by the limit or a signal)
+  bool timed_out = false;  // the limit ran out and its process group was killed
+  int signal = 0;          // the signal that ended it, 0 when it exited
+  double seconds = 0;      // wall time
+};
+
+// Runs the program argv[0] (searched on PATH) with the arguments argv[1..], never through a
+// shell, in a process group of its own, its standard output and error appended to
+// `output_log` (created if absent) and its standard input empty. When `limit` runs out the
+// whole group is terminated (SIGTERM, then SIGKILL two seconds later), so helpers it started
+// die with it. Throws tianyu::InputError when the program does not exist or cannot be executed
+// (naming it: no retry can help), tianyu::ResourceFailure when no process could be created.
+// Windows: not supported yet (throws tianyu::Error saying so).
+RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono::seconds limit,
+                              const std::string& output_log);
 
 // Writes to a socket whose peer vanished must be an error code, not a signal (POSIX SIGPIPE).
 void ignore_broken_pipes();

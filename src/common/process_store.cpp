@@ -154,7 +154,7 @@ int sweep_expired_leases(db::Connection& c) {
           fmt::format("lease of consumer '{}' expired on attempt {} (consumer died or stalled)",
                       r.opt_str(4).value_or("?"), attempt);
       moved += static_cast<int>(c.execute(
-          "UPDATE process SET state = ?, error = ?, finished_at = NOW(6), lease_owner = NULL, "
+          "UPDATE process SET state = ?, error = ?, finished_at = NOW(6), last_consumer = lease_owner, lease_owner = NULL, "
           "lease_until = NULL WHERE process_id = ? AND attempt = ? AND state = 'running'",
           {std::string(spent ? "failed" : "retry_wait"), error, id, attempt}));
       if (spent) cancel_descendants(c, id, fmt::format("dependency {} failed: {}", id, error));
@@ -244,7 +244,7 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
   with_transaction(c, [&] {
     committed = false;
     const auto n = c.execute(
-        "UPDATE process SET state = 'success', finished_at = NOW(6), lease_owner = NULL, "
+        "UPDATE process SET state = 'success', finished_at = NOW(6), last_consumer = lease_owner, lease_owner = NULL, "
         "lease_until = NULL, error = NULL, resource_waits = 0 "
         "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
         {process_id, std::uint64_t{attempt}, consumer_id});
@@ -281,7 +281,7 @@ bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t a
   with_transaction(c, [&] {
     committed = false;
     const auto n = c.execute(
-        "UPDATE process SET state = ?, finished_at = NOW(6), lease_owner = NULL, "
+        "UPDATE process SET state = ?, finished_at = NOW(6), last_consumer = lease_owner, lease_owner = NULL, "
         "lease_until = NULL, error = ?, attempt_floor = attempt_floor + ?, "
         "resource_waits = IF(? = 1, resource_waits + 1, 0) "
         "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
@@ -302,10 +302,10 @@ bool fail_unrunnable(db::Connection& c, std::uint64_t process_id, std::uint32_t 
   bool moved = false;
   with_transaction(c, [&] {
     moved = c.execute(
-                "UPDATE process SET state = 'failed', finished_at = NOW(6), lease_owner = NULL, "
+                "UPDATE process SET state = 'failed', finished_at = NOW(6), last_consumer = ?, lease_owner = NULL, "
                 "lease_until = NULL, error = ? WHERE process_id = ? AND attempt = ? AND "
                 "((state = 'running' AND lease_owner = ?) OR state = 'queued')",
-                {clip(error), process_id, std::uint64_t{attempt}, consumer_id}) > 0;
+                {consumer_id, clip(error), process_id, std::uint64_t{attempt}, consumer_id}) > 0;
     if (moved) {
       cancel_descendants(c, process_id, fmt::format("dependency {} failed: {}", process_id, error));
     }

@@ -45,21 +45,25 @@ std::string work_queue(std::string_view site, std::string_view group) {
   return fmt::format("tianyu.work.{}.{}", site, group);
 }
 
-broker::QueueOptions dead_letter_options() {
+broker::QueueOptions dead_letter_options(bool quorum) {
   broker::QueueOptions options;
+  options.quorum = quorum;
   options.dead_letter_exchange = kOverflowExchange;
   set_caps(options, kDeadLetterMaxMessages, kDeadLetterTtlMs);
   return options;
 }
 
+// Quorum (broker.dead_letter_queue_type) on a cluster, so the dead letters outlive the node that
+// held them; switching an existing broker redeclares the queues while they are empty.
 void declare_dead_letters(broker::Connection& c) {
   c.declare_exchange(kOverflowExchange, "fanout");
   broker::QueueOptions overflow;
+  overflow.quorum = c.quorum_dead_letters();
   set_caps(overflow, kOverflowMaxMessages, std::nullopt);
   declare_replacing_if_empty(c, kOverflowQueue, overflow);
   c.bind_queue(kOverflowQueue, kOverflowExchange, "");
   c.declare_exchange(kDeadLetterExchange, "fanout");
-  declare_replacing_if_empty(c, kDeadLetterQueue, dead_letter_options());
+  declare_replacing_if_empty(c, kDeadLetterQueue, dead_letter_options(c.quorum_dead_letters()));
   c.bind_queue(kDeadLetterQueue, kDeadLetterExchange, "");
 }
 

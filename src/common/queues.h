@@ -42,14 +42,16 @@ std::string work_queue(std::string_view site, std::string_view group);
 // Declares the dead-letter exchange, the capped dead-letter queue with its overflow, and the
 // work queue of (site, group). Idempotent.
 void declare_work_queue(broker::Connection& c, std::string_view site, std::string_view group);
-// Declares the capped dead-letter queue and its overflow exchange and queue. Idempotent.
+// Declares the capped dead-letter queue and its overflow exchange and queue, as quorum queues
+// when the connection's settings say so (broker.dead_letter_queue_type). Idempotent.
 void declare_dead_letters(broker::Connection& c);
 // Deletes the uncapped dead-letter queue of earlier versions when it is empty, and warns (naming
 // it and its count) when it is not. A missing queue costs a channel re-open: call this once per
 // connection, before consuming.
 void retire_uncapped_dead_letters(broker::Connection& c);
-// The queue options of the capped dead-letter queue (for tests asserting the declared caps).
-broker::QueueOptions dead_letter_options();
+// The queue options of the capped dead-letter queue (for tests asserting the declared caps);
+// `quorum` as broker.dead_letter_queue_type says.
+broker::QueueOptions dead_letter_options(bool quorum = false);
 
 struct ProcessMessage {
   std::uint64_t process_id = 0;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/broker.h"
+#include "common/daemon_heartbeat.h"
 #include "common/db.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -245,6 +246,10 @@ void renew_leases(const Config& config, const std::string& consumer_id, RunningA
   const seconds lease(config.consumer.lease_s);
   const auto period = milliseconds(config.consumer.lease_s * 1000 / 3);
   auto next = steady_clock::now();
+  // The operators' "alive" record rides on the same timer (tianyu-web shows it).
+  daemon_heartbeat::Recorder heartbeat(
+      {"consumer", consumer_id, config.site, config.group, config.consumer.workers},
+      std::max(seconds(1), duration_cast<seconds>(period)));
   while (!closing) {
     std::this_thread::sleep_for(milliseconds(50));
     running.expire_unrenewed(lease);
@@ -255,11 +260,13 @@ void renew_leases(const Config& config, const std::string& consumer_id, RunningA
       const auto asked = steady_clock::now();
       running.apply(process::renew_leases(*c, consumer_id, config.consumer.lease_s, running.keys()),
                     asked);
+      heartbeat.beat(*c, daemon_heartbeat::describe_running(running.keys()));
     } catch (const std::exception& e) {
       spdlog::warn("lease heartbeat failed: {}", e.what());
       c.reset();
     }
   }
+  if (c) heartbeat.stopped(*c);
 }
 
 // The I/O thread: owns the broker connection, hands deliveries to the workers, and acks,

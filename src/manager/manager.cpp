@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
@@ -14,7 +15,8 @@ namespace tianyu::manager {
 using namespace std::chrono;
 
 Manager::Manager(Config config, std::string manager_id)
-    : config_(std::move(config)), id_(std::move(manager_id)) {}
+    : config_(std::move(config)), id_(std::move(manager_id)),
+      heartbeat_({"manager", id_, config_.site, "", 1}, std::chrono::seconds(5)) {}
 
 void Manager::ensure_connected() {
   if (!db_) {
@@ -41,7 +43,7 @@ void Manager::ensure_connected() {
     b->consume(queues::kOverflowQueue, 1000);
     broker_ = std::move(b);
     declared_queues_.clear();
-    spdlog::info("connected to RabbitMQ {}:{}", config_.broker.host, config_.broker.port);
+    spdlog::info("connected to RabbitMQ {}", broker_->node());
   }
 }
 
@@ -135,6 +137,8 @@ bool Manager::cycle() {
     const auto stale = process::unpublished(*db_, milliseconds(config_.manager.confirm_timeout_ms), 1000);
     if (!stale.empty()) spdlog::info("republishing {} unconfirmed dispatches", stale.size());
     publish(stale);
+    if (!alert_relay_) alert_relay_ = std::make_unique<alerts::Relay>(broker::settings_from(config_.broker));
+    alert_relay_->relay(*db_);
   }
   if (now - last_sweep_ > milliseconds(config_.manager.sweep_interval_ms)) {
     last_sweep_ = now;
@@ -142,6 +146,7 @@ bool Manager::cycle() {
       spdlog::warn("{} running processes lost their consumer's lease", expired);
     }
     expire_lost_dispatches();
+    heartbeat_.beat(*db_, fmt::format("{} dispatches awaiting the broker's confirm", in_flight_.size()));
     if (const int due = process::release_due_retries(*db_, config_.manager.retry_base_ms,
                                                      config_.manager.retry_max_ms);
         due > 0) {
@@ -226,6 +231,7 @@ void Manager::run(const std::atomic<int>& stop_requests) {
       backoff = std::min(backoff * 2, milliseconds(5000));
     }
   }
+  if (db_) heartbeat_.stopped(*db_);
   spdlog::info("manager {} stopped", id_);
 }
 

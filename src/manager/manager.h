@@ -16,8 +16,10 @@
 #include <set>
 #include <string>
 
+#include "common/alerts.h"
 #include "common/broker.h"
 #include "common/config.h"
+#include "common/daemon_heartbeat.h"
 #include "common/db.h"
 #include "common/process_store.h"
 
@@ -50,6 +52,9 @@ class Manager {
   std::set<std::uint64_t> in_flight_processes_;
   std::chrono::steady_clock::time_point last_relay_{};
   std::chrono::steady_clock::time_point last_sweep_{};
+  daemon_heartbeat::Recorder heartbeat_;
+  // The alert outbox (alerts.h): its own broker connection; published on the relay round.
+  std::unique_ptr<alerts::Relay> alert_relay_;  // the operators' "alive" record, beaten on the sweep
 };
 
 }  // namespace tianyu::manager

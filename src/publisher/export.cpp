@@ -3,14 +3,19 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/errors.h"
-#include "pipeline/robust_stats.h"
 #include "common/platform.h"
+#include "pipeline/geometry.h"
+#include "pipeline/robust_stats.h"
 
 namespace tianyu::publisher {
 namespace {
@@ -140,6 +145,160 @@ const db::Row* nearest_source(const db::Rows& sources, double x, double y) {
   return nearest;
 }
 
+// One good frame's systematics (frame_systematics) and its alignment.
+struct FrameRow {
+  std::uint64_t frame_id = 0;
+  double bjd = 0;
+  std::optional<double> airmass, fwhm, background, transparency;
+  std::string airmass_from;
+  std::optional<pipeline::FrameTransform> transform;
+};
+
+std::optional<double> opt(const db::Row& r, std::size_t i) {
+  return r.is_null(i) ? std::nullopt : std::optional<double>(r.f64(i));
+}
+std::string text(const std::optional<double>& v, const char* format = "{:.6g}") {
+  return v ? fmt::format(fmt::runtime(format), *v) : std::string();
+}
+
+std::map<std::uint64_t, FrameRow> frame_rows(db::Connection& c, std::uint64_t obs) {
+  std::map<std::uint64_t, FrameRow> out;
+  for (const auto& r : c.query(
+           "SELECT s.frame_id, f.bjd_tdb_mid, s.airmass, s.airmass_from, s.fwhm_px, s.background_adu, s.transparency, "
+           "q.dx, q.dy, q.axx, q.axy, q.ayx, q.ayy FROM frame_systematics s JOIN raw_frame f ON f.frame_id = s.frame_id "
+           "LEFT JOIN frame_quality q ON q.frame_id = s.frame_id WHERE s.observation_id = ? ORDER BY f.bjd_tdb_mid",
+           {obs})) {
+    FrameRow& f = out[r.u64(0)];
+    f.frame_id = r.u64(0);
+    f.bjd = r.is_null(1) ? std::nan("") : r.f64(1);
+    f.airmass = opt(r, 2);
+    f.airmass_from = r.opt_str(3).value_or("");
+    f.fwhm = opt(r, 4);
+    f.background = opt(r, 5);
+    f.transparency = opt(r, 6);
+    if (!r.is_null(7)) f.transform = pipeline::FrameTransform{r.f64(7), r.f64(8), r.f64(9), r.f64(10), r.f64(11), r.f64(12)};
+  }
+  return out;
+}
+
+// The systematics cells of a light-curve row: airmass, fwhm_px, background_adu, transparency,
+// x_px, y_px (the source at (x, y) on the reference grid, moved by the frame's alignment).
+std::string systematics_cells(const std::map<std::uint64_t, FrameRow>& frames, std::uint64_t frame_id, double x,
+                              double y) {
+  const auto it = frames.find(frame_id);
+  if (it == frames.end()) return ",,,,,";
+  const auto& f = it->second;
+  std::string xy = ",";
+  if (f.transform) {
+    const auto [fx, fy] = f.transform->apply(x, y);
+    xy = fmt::format("{:.3f},{:.3f}", fx, fy);
+  }
+  return text(f.airmass, "{:.5f}") + ',' + text(f.fwhm, "{:.4f}") + ',' + text(f.background, "{:.3f}") + ',' +
+         text(f.transparency, "{:.5f}") + ',' + xy;
+}
+
+void write_frames(const fs::path& path, const std::map<std::uint64_t, FrameRow>& frames) {
+  AtomicFile f(path);
+  f.stream() << "frame_id,bjd_tdb,airmass,airmass_from,fwhm_px,background_adu,transparency,dx_px,dy_px\n";
+  for (const auto& [id, r] : frames) {
+    f.stream() << id << ',' << fmt::format("{:.7f}", r.bjd) << ',' << text(r.airmass, "{:.5f}") << ','
+               << r.airmass_from << ',' << text(r.fwhm, "{:.4f}") << ',' << text(r.background, "{:.3f}") << ','
+               << text(r.transparency, "{:.5f}") << ','
+               << (r.transform ? fmt::format("{:.3f},{:.3f}", r.transform->dx, r.transform->dy) : ",") << '\n';
+  }
+  f.commit();
+}
+
+// OUT/noise.json from observation_noise; false when the observation has no such row yet.
+bool write_noise(db::Connection& c, std::uint64_t obs, const fs::path& path) {
+  const auto rows = c.query(
+      "SELECT gain_e_per_adu, gain_err, gain_method, gain_detail, gain_used_by_photometry, read_noise_e, "
+      "constant_stars, constant_stars_reduced_chi2 FROM observation_noise WHERE observation_id = ?",
+      {obs});
+  if (rows.empty()) return false;
+  const auto& r = rows.front();
+  const auto number = [&](std::size_t i) { return r.is_null(i) ? nlohmann::json(nullptr) : nlohmann::json(r.f64(i)); };
+  AtomicFile f(path);
+  f.stream() << nlohmann::json{{"observation_id", obs},
+                               {"gain_e_per_adu", number(0)},
+                               {"gain_err", number(1)},
+                               {"gain_method", r.str(2)},
+                               {"gain_detail", r.opt_str(3).value_or("")},
+                               {"gain_used_by_photometry", number(4)},
+                               {"read_noise_e", number(5)},
+                               {"constant_stars", r.i64(6)},
+                               {"constant_stars_reduced_chi2", number(7)}}
+                    .dump(2)
+             << "\n";
+  f.commit();
+  return true;
+}
+
+// OUT/diagnostics.png: the night's conditions against time, one panel each, as observers
+// look at them before trusting a light curve.
+fs::path plot_diagnostics(const fs::path& dir, std::uint64_t obs, const std::map<std::uint64_t, FrameRow>& frames) {
+  const fs::path data = dir / ".diagnostics.dat";
+  const fs::path png = dir / "diagnostics.png";
+  double t0 = 1e300;
+  for (const auto& [id, f] : frames) t0 = std::min(t0, std::floor(f.bjd));
+  {
+    std::ofstream a(data);
+    const auto v = [](const std::optional<double>& x) { return x ? fmt::format("{:.8g}", *x) : std::string("NaN"); };
+    std::vector<const FrameRow*> ordered;
+    for (const auto& [id, f] : frames) ordered.push_back(&f);
+    std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->bjd < b->bjd; });
+    for (const auto* f : ordered) {
+      a << fmt::format("{:.8f} {} {} {} {} {} {}\n", f->bjd - t0, v(f->fwhm), v(f->airmass), v(f->background),
+                       v(f->transparency), f->transform ? fmt::format("{:.4f}", f->transform->dx) : "NaN",
+                       f->transform ? fmt::format("{:.4f}", f->transform->dy) : "NaN");
+    }
+  }
+  const std::string d = gnuplot_string(data);
+  const std::string script = fmt::format(
+      "set terminal pngcairo size 1000,1200 noenhanced\nset output {}\nset datafile missing 'NaN'\n"
+      "set multiplot layout 5,1 title 'observation {}: conditions of {} good frames'\nset grid\nunset key\n"
+      "set lmargin 12\nset format x ''\n"
+      "set ylabel 'FWHM (px)'\nplot {} using 1:2 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
+      "set ylabel 'airmass'\nplot {} using 1:3 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
+      "set ylabel 'background (ADU)'\nplot {} using 1:4 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
+      "set ylabel 'transparency'\nplot {} using 1:5 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
+      "set format x '%g'\nset xlabel 'BJD_TDB - {:.0f}'\nset ylabel 'shift (px)'\nset key top left\n"
+      "plot {} using 1:6 with points pt 7 ps 0.5 lc rgb '#c0392b' title 'dx', "
+      "{} using 1:7 with points pt 7 ps 0.5 lc rgb '#2471a3' title 'dy'\nunset multiplot\n",
+      gnuplot_string(png), obs, frames.size(), d, d, d, d, t0, d, d);
+  const int status = platform::run_with_input("gnuplot", script);
+  fs::remove(data);
+  if (status == -1) throw Error("cannot start gnuplot (install gnuplot-nox: scripts/setup-deps.sh)");
+  if (status != 0 || !fs::exists(png)) {
+    throw Error(fmt::format("gnuplot failed to draw {} (status {})", png.string(), status));
+  }
+  return png;
+}
+
+// The night's own files: noise.json, frames.csv and diagnostics.png (listed first among the plots).
+void export_night(db::Connection& c, const ExportOptions& o, const std::map<std::uint64_t, FrameRow>& frames,
+                  ExportReport& report) {
+  write_noise(c, o.observation_id, o.out / "noise.json");
+  if (frames.empty()) return;
+  write_frames(o.out / "frames.csv", frames);
+  try {
+    report.plots.push_back(plot_diagnostics(o.out, o.observation_id, frames));
+  } catch (const Error& e) {  // the light curves stand without the picture
+    spdlog::warn("export: no diagnostics plot: {}", e.what());
+  }
+}
+
+// Each science frame's 0-based index in time order.
+std::map<std::uint64_t, int> science_frame_index(db::Connection& c, std::uint64_t obs) {
+  std::map<std::uint64_t, int> index;
+  for (const auto& r : c.query("SELECT frame_id FROM raw_frame WHERE observation_id = ? AND kind = 'science' "
+                               "ORDER BY jd_utc_mid, frame_id",
+                               {obs})) {
+    index.emplace(r.u64(0), static_cast<int>(index.size()));
+  }
+  return index;
+}
+
 }  // namespace
 
 std::pair<double, double> parse_position(const std::string& text) {
@@ -169,12 +328,10 @@ ExportReport export_observation(db::Connection& c, const ExportOptions& o) {
   fs::create_directories(o.out / "lightcurves");
   ExportReport report;
   report.sources = write_sources(o.out / "sources.csv", sources);
-  std::map<std::uint64_t, int> frame_index;
-  for (const auto& r : c.query("SELECT frame_id FROM raw_frame WHERE observation_id = ? AND kind = 'science' "
-                               "ORDER BY jd_utc_mid, frame_id",
-                               {o.observation_id})) {
-    frame_index.emplace(r.u64(0), static_cast<int>(frame_index.size()));
-  }
+  auto frame_index = science_frame_index(c, o.observation_id);
+  const auto frames = frame_rows(c, o.observation_id);
+  std::map<std::uint64_t, std::pair<double, double>> position;
+  for (const auto& r : sources) position[r.u64(0)] = {r.f64(1), r.f64(2)};
   std::map<std::uint64_t, std::vector<Point>> curves;
   std::unique_ptr<AtomicFile> file;
   std::uint64_t current = 0;
@@ -193,13 +350,15 @@ ExportReport export_observation(db::Connection& c, const ExportOptions& o) {
       finish();
       current = source;
       file = std::make_unique<AtomicFile>(o.out / "lightcurves" / fmt::format("{}.csv", source));
-      file->stream() << "bjd_tdb,rel_flux,rel_flux_err,frame,flags\n";
+      file->stream() << "bjd_tdb,rel_flux,rel_flux_err,frame,flags,airmass,fwhm_px,background_adu,transparency,x_px,y_px\n";
     }
     file->stream() << fmt::format("{:.7f}", r.f64(2)) << ',' << cell(r, 3) << ',' << cell(r, 4) << ','
-                   << frame_index[r.u64(1)] << ',' << r.i64(5) << '\n';
+                   << frame_index[r.u64(1)] << ',' << r.i64(5) << ','
+                   << systematics_cells(frames, r.u64(1), position[source].first, position[source].second) << '\n';
     if (!r.is_null(3) && r.i64(5) == 0) curves[source].push_back({r.f64(2), r.f64(3), r.f64(4)});
   }
   finish();
+  export_night(c, o, frames, report);
   for (const auto& [x, y] : o.plot_near) {
     const db::Row* nearest = nearest_source(sources, x, y);
     const auto id = nearest->u64(0);

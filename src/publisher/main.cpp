@@ -12,6 +12,9 @@
 #include "common/errors.h"
 #include "common/migrations.h"
 #include "publisher/export.h"
+#include "publisher/field_export.h"
+#include "publisher/observation_summary.h"
+#include "publisher/survey_commands.h"
 #include "publisher/ingest.h"
 #include "publisher/observation_dag.h"
 #include "steps/catalogue.h"
@@ -72,6 +75,9 @@ void print_status(const json& s) {
       std::cout << "\n";
     }
   }
+  for (const char* part : {"astrometry", "noise"}) {
+    if (s.contains(part)) std::cout << part << ": " << s[part]["summary"].get<std::string>() << "\n";
+  }
   if (!s["failed"].empty()) {
     std::cout << "failed:\n";
     for (const auto& f : s["failed"]) {
@@ -86,6 +92,7 @@ void print_status(const json& s) {
 
 struct SiteCommands {
   std::string site_name, site_root, site_host, group_name;
+  std::optional<double> latitude, longitude, altitude;  // the site's location (airmass without AIRMASS)
   CLI::App* site_add = nullptr;
   CLI::App* group_add = nullptr;
 
@@ -96,6 +103,11 @@ struct SiteCommands {
     site_add->add_option("name", site_name, "Site name")->required();
     site_add->add_option("--root", site_root, "File-system root of the site")->required();
     site_add->add_option("--host", site_host, "Host address of the site");
+    auto* lat = site_add->add_option("--lat", latitude, "Site latitude (degrees, north positive)");
+    auto* lon = site_add->add_option("--lon", longitude, "Site longitude (degrees, east positive)");
+    site_add->add_option("--alt", altitude, "Site altitude (metres; default 0)")->needs(lat);
+    lat->needs(lon);
+    lon->needs(lat);
     auto* group = app.add_subcommand("group", "Register groups");
     group->require_subcommand(1);
     group_add = group->add_subcommand("add", "Register a group of a site; idempotent");
@@ -105,6 +117,9 @@ struct SiteCommands {
   bool run(tianyu::db::Connection& c) {
     if (*site_add) {
       tianyu::publisher::ensure_site(c, site_name, site_root, site_host);
+      if (latitude) {
+        tianyu::publisher::set_site_location(c, site_name, {*latitude, *longitude, altitude.value_or(0.0)});
+      }
       std::cout << "site '" << site_name << "' root " << site_root << "\n";
     } else if (*group_add) {
       tianyu::publisher::ensure_group(c, site_name, group_name);
@@ -174,7 +189,11 @@ struct StatusCommand {
   }
   bool run(tianyu::db::Connection& c) {
     if (!*status) return false;
-    const auto s = tianyu::publisher::status(c, observation);
+    auto s = tianyu::publisher::status(c, observation);
+    if (observation != 0) {
+      s["astrometry"] = tianyu::publisher::observation_astrometry(c, observation);
+      s["noise"] = tianyu::publisher::observation_noise(c, observation);
+    }
     if (as_json) {
       std::cout << s.dump() << "\n";
     } else {
@@ -277,7 +296,7 @@ struct IngestCommand {
 
 struct PipelineCommand {
   tianyu::publisher::PipelineOptions options;
-  std::string photometry = "{}", calibration = "{}";
+  std::string photometry = "{}", calibration = "{}", astrometry = "{}", field_match = "{}";
   bool as_json = false;
   CLI::App* pipeline = nullptr;
   CLI::Option* calibration_option = nullptr;
@@ -290,6 +309,12 @@ struct PipelineCommand {
     pipeline->add_option("--stack-group", options.stack_group, "Group of the stacking steps (default: --group)");
     pipeline->add_option("--max-attempts", options.max_attempts, "Attempts per step (default 3)");
     pipeline->add_option("--photometry", photometry, "Photometry options as JSON, e.g. {\"radii_fwhm\": [1.5, 2, 3]}");
+    pipeline->add_option("--astrometry", astrometry,
+                         "Astrometry options as JSON, e.g. {\"scale_low_arcsec\": 4, \"scale_high_arcsec\": 6} or "
+                         "{\"operator_wcs\": \"wcs/field.hdr\"} (a FITS header file under the site root)");
+    pipeline->add_option("--field-match", field_match,
+                         "Field catalogue options as JSON, e.g. {\"catalogue_file\": \"catalogues/gaia.csv\", "
+                         "\"catalogue_name\": \"gaia-dr3\"}");
     calibration_option = pipeline->add_option(
         "--calibration", calibration,
         "Calibration options as JSON, e.g. {\"saturation_adu\": 4095} (default: each frame's SATURATE); its "
@@ -300,6 +325,8 @@ struct PipelineCommand {
     if (!*pipeline) return false;
     options.photometry = parse_option_json(photometry, "--photometry");
     options.calibration = parse_option_json(calibration, "--calibration");
+    options.astrometry = parse_option_json(astrometry, "--astrometry");
+    options.field_match = parse_option_json(field_match, "--field-match");
     if (calibration_option->count() > 0) {
       const auto change = tianyu::publisher::set_calibration_override(c, options.observation_id, options.calibration);
       if (change.changed()) std::cerr << "observation " << options.observation_id << ": " << change.describe() << "\n";
@@ -319,25 +346,43 @@ struct PipelineCommand {
 
 struct ExportCommand {
   tianyu::publisher::ExportOptions options;
-  std::string out;
+  tianyu::publisher::FieldExportOptions field;
+  std::string out, cone;
   std::vector<std::string> plot_near;
   CLI::App* exporter = nullptr;
 
   void add(CLI::App& app) {
-    exporter = app.add_subcommand("export", "Write an observation's sources and light curves as CSV (and PNG plots)");
-    exporter->add_option("--observation", options.observation_id, "Observation id")->required();
+    exporter = app.add_subcommand("export", "Write an observation's (or field sources') light curves as CSV and FITS");
+    auto* obs = exporter->add_option("--observation", options.observation_id, "Observation id");
+    auto* by_field = exporter->add_option("--field", field.field, "Field name or id (with --field-source, or --cone)");
+    exporter->add_option("--field-source", field.field_sources, "Field source id (repeatable): its light curve over every night");
+    auto* by_cone = exporter->add_option("--cone", cone, "RA,DEC,RADIUS (deg, deg, arcsec): every field source within");
+    obs->excludes(by_field)->excludes(by_cone);
     exporter->add_option("--out", out, "Output directory")->required();
     exporter->add_option("--plot-near", plot_near, "Plot the light curve of the source nearest X,Y (first-frame pixels); repeatable");
     exporter->add_option("--bin", options.bin, "Frames per binned point in plots (default 10)");
   }
   bool run(tianyu::db::Connection& c) {
     if (!*exporter) return false;
+    if (!field.field.empty() || !cone.empty()) return run_field(c);
+    if (options.observation_id == 0) throw tianyu::InputError("export: give --observation, --field or --cone");
     options.out = out;
     for (const auto& p : plot_near) options.plot_near.push_back(tianyu::publisher::parse_position(p));
     const auto report = tianyu::publisher::export_observation(c, options);
     std::cout << "observation " << options.observation_id << ": " << report.sources << " sources, "
               << report.light_curves << " light curves written to " << out << "\n";
     for (const auto& p : report.plots) std::cout << "  plot " << p.string() << "\n";
+    if (const auto t = tianyu::publisher::export_template_with_wcs(c, options.observation_id, out)) {
+      std::cout << "  template with its WCS " << t->string() << "\n";
+    }
+    return true;
+  }
+  bool run_field(tianyu::db::Connection& c) {
+    field.out = out;
+    if (!cone.empty()) field.cone = tianyu::publisher::parse_cone(cone);
+    const auto report = tianyu::publisher::export_field(c, field);
+    std::cout << report.sources.size() << " field sources, " << report.points << " light-curve points written to "
+              << out << "\n";
     return true;
   }
 };
@@ -360,6 +405,7 @@ int main(int argc, char** argv) {
   PipelineCommand pipeline;
   ExportCommand exporter;
   StepsCommand steps;
+  tianyu::publisher::SurveyCommands survey;
   // The order of `add` is the order of --help.
   sites.add(app);
   processes.add(app);
@@ -369,6 +415,7 @@ int main(int argc, char** argv) {
   pipeline.add(app);
   exporter.add(app);
   steps.add(app);
+  survey.add(app);
 
   return tianyu::cli::run(app, argc, argv, [&] {
     if (steps.run()) return static_cast<int>(tianyu::cli::kOk);  // needs no database
@@ -378,7 +425,7 @@ int main(int argc, char** argv) {
     auto c = connect(config);
     tianyu::ProcessIdGenerator ids;
     sites.run(c) || processes.run(c, ids) || status.run(c) || ingest.run(c) || pipeline.run(c, ids) ||
-        exporter.run(c);
+        exporter.run(c) || survey.run(c, ids, config);
     return static_cast<int>(tianyu::cli::kOk);
   });
 }

@@ -144,6 +144,17 @@ std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOption
   detect.observation_id = o.observation_id;
   detect.options = steps::read_params<steps::PhotometryOptions>(o.photometry, "pipeline --photometry");
   dag.add("detect_sources", "detect_sources", detect, template_ready);
+  // The template's astrometry: nothing of this night waits for it (an unsolved field still
+  // completes with pixel positions); the field catalogue's matching will.
+  steps::SolveFieldParams solve;
+  solve.observation_id = o.observation_id;
+  solve.options = steps::read_params<steps::AstrometryOptions>(o.astrometry, "pipeline --astrometry");
+  steps::validate(solve.options, "pipeline --astrometry");
+  dag.add("solve_field", "solve_field", solve, {std::string("detect_sources")});
+  auto match_json = o.field_match;
+  match_json["observation_id"] = o.observation_id;
+  dag.add("match_field", "match_field", steps::read_params<steps::MatchFieldParams>(match_json, "pipeline --field-match"),
+          {std::string("solve_field")});
   std::vector<Dependency> measured;
   for (const auto f : night.frames) {
     dag.add(key("photometry", f), "photometry", dag.frame(f),

@@ -28,6 +28,11 @@ struct PipelineOptions {
   // steps::PhotometryOptions as JSON ({"radii_fwhm": [1.5, 2, 3]}), read strictly: an unknown
   // or mistyped field is refused naming it.
   nlohmann::json photometry = nlohmann::json::object();
+  // steps::AstrometryOptions as JSON ({"scale_low_arcsec": 4, "operator_wcs": "wcs/field.hdr"}),
+  // read strictly like --photometry.
+  nlohmann::json astrometry = nlohmann::json::object();
+  // steps::MatchFieldParams' catalogue fields ({"catalogue_file": "...", "catalogue_name": "gaia-dr3"}).
+  nlohmann::json field_match = nlohmann::json::object();
 };
 
 // The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",

@@ -12,6 +12,7 @@
 
 #include "common/db.h"
 #include "common/process_id.h"
+#include "publisher/site_location.h"
 
 namespace tianyu::publisher {
 

@@ -81,21 +81,52 @@ std::vector<StepDeclaration> photometry_steps() {
                                    "(multiples of the median FWHM)",
                                    {{"product template (or the single frame's calibrated)"}, {"source rows", "aperture rows"}},
                                    "pipeline::detect_sources"),
+      declare<SolveFieldParams>("solve_field",
+                                "the template's astrometric solution: our sources through astrometry.net's solve-field "
+                                "(a subprocess with a time limit, hinted by the pointing and a scale range) or the "
+                                "operator's WCS file; every source's RA/Dec. No solution: solved = 0 and the reason, "
+                                "the night goes on with pixel positions",
+                                {{"source", "frame_calibration (pointing)", "target", "options.operator_wcs file"},
+                                 {"observation_wcs row", "source.ra_deg, dec_deg"}},
+                                "pipeline::astrometry (solve-field run by the step)"),
+      declare<MatchFieldParams>("match_field",
+                                "the night's sources (with RA/Dec) into their field's catalogue on the sphere: ids "
+                                "stable across nights (matched, new or blend), mean positions, nights seen, the three "
+                                "nearest catalogue stars; nothing for an unsolved night",
+                                {{"source", "observation_wcs", "field_source", "Tycho-2 index files", "catalogue_file"},
+                                 {"field row", "field_source rows", "source_field_match rows",
+                                  "field_source_catalogue_star rows"}},
+                                "pipeline::sky::merge_night_into_field (in the success transaction, field row locked)"),
       declare<FrameParams>("photometry",
                            "every source in one good frame at every radius (nothing for a rejected frame)",
                            {{"product calibrated", "frame_quality", "frame_calibration", "source", "aperture"},
                             {"raw_flux rows"}},
                            "pipeline::measure_apertures"),
       declare<ObservationParams>("relative_flux",
-                                 "references, groups, pruning and relative flux over the night; best radius per source; "
-                                 "RMS, CDPP",
-                                 {{"raw_flux", "source", "aperture", "frame_quality"},
-                                  {"relative_flux rows", "source_photometry rows", "reference_group rows"}},
+                                 "references (Broeg-weighted where that lowers the scatter), groups, pruning and relative "
+                                 "flux over the night; best radius per source; RMS, CDPP; the gain when none is known "
+                                 "(flats, else constant stars) and the errors recomputed with it; each frame's systematics",
+                                 {{"raw_flux", "source", "aperture", "frame_quality",
+                                   "frame_calibration (gain, airmass, time)", "raw_frame (flat, bias; header altitude)",
+                                   "product calibrated (background)", "site (location)"},
+                                  {"relative_flux rows", "source_photometry rows", "reference_group rows",
+                                   "observation_noise row", "frame_systematics rows"}},
                                  "pipeline::relative_flux_night"),
       declare<ObservationParams>("transit_search",
-                                 "every light curve of the night through the single-transit model comparison, on all "
-                                 "cores",
-                                 {{"light_curve"}, {"transit_candidate rows"}}, "pipeline::search_single_transits"),
+                                 "every light curve of the night through the single-transit model comparison (durations "
+                                 "up to the night, partial events at either end), on all cores; then vetted against its "
+                                 "own noise, coverage, the frame edge, saturation and its neighbours, and ranked",
+                                 {{"light_curve", "source", "source_photometry", "raw_flux flags"},
+                                  {"transit_candidate rows", "transit_vetting rows", "alert rows (vetted, ln BF >= 20)"}},
+                                 "pipeline::search_single_transits, pipeline::survey::vet_night"),
+      declare<FieldSearchParams>("field_search",
+                                 "every field source's light curve across its nights (flagged points left out, each "
+                                 "night's offset free) searched for periodic transits (GP or BLS), the best signal "
+                                 "masked and searched again; odd-even, secondary, single-event ln BF, a false-alarm "
+                                 "fraction from the field's inverted curves, flags in words; ranked; alerts above the "
+                                 "thresholds",
+                                 {{"field_light_curve", "field_source"}, {"survey_candidate rows", "alert rows"}},
+                                 "pipeline::survey::search_field_source, inverted_peak_snr"),
   };
 }
 

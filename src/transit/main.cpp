@@ -1,6 +1,9 @@
 // tianyu-transit: transits in light curves. `fit` measures the transit of one night (a
-// trapezoid on a straight baseline) in a light curve exported by tianyu-publish export.
+// trapezoid on a straight baseline) in a light curve exported by tianyu-publish export, as CSV
+// or as our FITS light curve (pipeline/lightcurve); `search` and `single` also read plain CSV
+// and TESS/Kepler FITS. A FITS file is known by its extension or by its first card.
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -19,11 +22,24 @@
 
 namespace {
 
+namespace tp = tianyu::pipeline;
+
 struct LightCurve {
   std::vector<double> time, flux, error;
+  // The export's per-frame systematics columns, offered to the fit's baseline.
+  std::vector<tp::BaselineRegressor> regressors;
 };
 
-// Our export's CSV (bjd_tdb, rel_flux, rel_flux_err, frame, flags): clean points only.
+// The columns of the export's CSV that `fit` offers to the baseline (airmass first: always
+// offered when present, as EXOTIC fits it).
+const std::vector<std::string>& systematics_columns() {
+  static const std::vector<std::string> names{"airmass", "fwhm_px", "background_adu", "transparency", "x_px", "y_px"};
+  return names;
+}
+
+// Our export's CSV (bjd_tdb, rel_flux, rel_flux_err, frame, flags, then any systematics
+// columns): clean points only; a systematic left empty in a row is NaN (the fit leaves the
+// point out only when that regressor is offered).
 LightCurve read_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw tianyu::InputError(path + ": cannot open");
@@ -32,7 +48,16 @@ LightCurve read_csv(const std::string& path) {
   if (line.rfind("bjd_tdb,rel_flux,rel_flux_err", 0) != 0) {
     throw tianyu::InputError(path + ": expected the header 'bjd_tdb,rel_flux,rel_flux_err,frame,flags', got '" + line + "'");
   }
+  std::vector<std::string> names;
+  for (std::stringstream h(line); std::getline(h, line, ',');) names.push_back(line);
   LightCurve c;
+  std::vector<std::size_t> columns;
+  for (const auto& want : systematics_columns()) {
+    const auto it = std::find(names.begin(), names.end(), want);
+    if (it == names.end()) continue;
+    columns.push_back(static_cast<std::size_t>(it - names.begin()));
+    c.regressors.push_back({want, {}});
+  }
   int row = 1;
   while (std::getline(in, line)) {
     ++row;
@@ -45,6 +70,10 @@ LightCurve read_csv(const std::string& path) {
       c.time.push_back(std::stod(cells[0]));
       c.flux.push_back(std::stod(cells[1]));
       c.error.push_back(std::stod(cells[2]));
+      for (std::size_t k = 0; k < columns.size(); ++k) {
+        const bool empty = columns[k] >= cells.size() || cells[columns[k]].empty();
+        c.regressors[k].values.push_back(empty ? std::nan("") : std::stod(cells[columns[k]]));
+      }
     } catch (const std::exception&) {
       throw tianyu::InputError(fmt::format("{}:{}: not a number in '{}'", path, row, line));
     }
@@ -52,7 +81,18 @@ LightCurve read_csv(const std::string& path) {
   return c;
 }
 
-namespace tp = tianyu::pipeline;
+
+// The night as `fit` uses it: the export's CSV, or the good points of our FITS light curve (the
+// same BJD_TDB and relative flux, not normalised, so both give the same fit).
+LightCurve read_night(const std::string& path) {
+  if (!tp::is_fits_light_curve(path)) return read_csv(path);
+  try {
+    auto points = tp::read_fits_light_curve_points(path);
+    return {std::move(points.time), std::move(points.flux), std::move(points.flux_err), {}};
+  } catch (const std::runtime_error& e) {
+    throw tianyu::InputError(e.what());
+  }
+}
 
 tp::LightCurveData read_light_curve_or_refuse(const std::string& path) {
   try {
@@ -75,39 +115,75 @@ std::string gnuplot_quoted(const std::string& text, const std::string& what) {
 
 struct FitCommand {
   std::string file;
-  bool json = false;
+  bool json = false, no_systematics = false;
+  std::vector<std::string> only;
   tp::TrapezoidFitOptions options;
   CLI::App* fit = nullptr;
 
   void add(CLI::App& app) {
-    fit = app.add_subcommand("fit", "Fit one transit (trapezoid + straight baseline) in a night's light curve");
-    fit->add_option("lightcurve", file, "Light-curve CSV from tianyu-publish export")->required()->check(CLI::ExistingFile);
+    fit = app.add_subcommand("fit", "Fit one transit (trapezoid + baseline: a line and the systematics chosen by BIC)");
+    fit->add_option("lightcurve", file, "Light curve from tianyu-publish export: CSV or FITS (LIGHTCURVE table)")->required()->check(CLI::ExistingFile);
     fit->add_option("--min-duration", options.min_duration_d, "Shortest transit tried (days; default 4 cadences)");
     fit->add_option("--max-duration", options.max_duration_d, "Longest transit tried (days; default 80 % of the span)");
+    fit->add_option("--systematics", only, "Offer only these CSV columns to the baseline (default: every one of "
+                                           "airmass, fwhm_px, background_adu, transparency, x_px, y_px present)")
+        ->delimiter(',');
+    fit->add_flag("--no-systematics", no_systematics, "A straight baseline only (no systematics offered)");
+    fit->add_option("--max-systematics", options.max_regressors, "The largest set of systematics tried (default 3)");
     fit->add_flag("--json", json, "Print the fit as JSON");
   }
+  std::vector<tp::BaselineRegressor> offered(const LightCurve& c) const {
+    std::vector<tp::BaselineRegressor> out;
+    for (const auto& r : c.regressors) {
+      if (no_systematics) break;
+      if (only.empty() || std::find(only.begin(), only.end(), r.name) != only.end()) out.push_back(r);
+    }
+    for (const auto& name : only) {
+      const bool found = std::any_of(c.regressors.begin(), c.regressors.end(), [&](auto& r) { return r.name == name; });
+      if (!found) throw tianyu::InputError(file + ": --systematics " + name + ": no such column in the light curve");
+    }
+    return out;
+  }
+  static nlohmann::json baselines_json(const tp::TrapezoidFit& f) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& b : f.baselines) out.push_back({{"systematics", b.regressors}, {"bic", b.bic}, {"chi2", b.chi2}});
+    return out;
+  }
+  void print(const tp::TrapezoidFit& f) const {
+    std::string chosen;
+    for (std::size_t k = 0; k < f.regressors.size(); ++k) {
+      chosen += fmt::format("{}{} ({:+.4g})", k ? ", " : "", f.regressors[k], f.regressor_coefficients[k]);
+    }
+    std::cout << fmt::format("transit: mid-time {:.5f} BJD_TDB, duration {:.4f} d ({:.1f} min), depth {:.3f} "
+                             "+- {:.3f} %, {} of {} points in transit, delta chi2 {:.0f}\n",
+                             f.mid_time, f.duration, f.duration * 1440, 100 * f.depth, 100 * f.depth_err,
+                             f.points_in_transit, f.points, f.delta_chi2);
+    std::cout << fmt::format("baseline: line{}{} (BIC {:.1f}, {} sets tried); residual rms {:.3f} %, "
+                             "residual scatter / stated errors {:.2f}\n",
+                             chosen.empty() ? "" : " + ", chosen, f.bic, f.baselines.size(), 100 * f.residual_rms,
+                             f.error_scale);
+  }
   void run() const {
-    const auto c = read_csv(file);
+    const auto c = read_night(file);
+    auto o = options;
+    o.regressors = offered(c);
     tp::TrapezoidFit f;
     try {
-      f = tp::fit_trapezoid_transit(c.time, c.flux, c.error, options);
+      f = tp::fit_trapezoid_transit(c.time, c.flux, c.error, o);
     } catch (const tp::TransitFitError& e) {
       throw tianyu::InputError(file + ": " + e.what());
     }
-    if (json) {
-      std::cout << nlohmann::json{{"mid_time_bjd_tdb", f.mid_time}, {"duration_d", f.duration},
-                                  {"ingress_d", f.ingress},          {"depth", f.depth},
-                                  {"depth_err", f.depth_err},        {"slope_per_day", f.slope_per_day},
-                                  {"residual_rms", f.residual_rms},  {"points", f.points},
-                                  {"points_in_transit", f.points_in_transit}, {"delta_chi2", f.delta_chi2}}
-                       .dump()
-                << "\n";
-    } else {
-      std::cout << fmt::format("transit: mid-time {:.5f} BJD_TDB, duration {:.4f} d ({:.1f} min), depth {:.3f} "
-                               "+- {:.3f} %, {} of {} points in transit, delta chi2 {:.0f}\n",
-                               f.mid_time, f.duration, f.duration * 1440, 100 * f.depth, 100 * f.depth_err,
-                               f.points_in_transit, f.points, f.delta_chi2);
-    }
+    if (!json) return print(f);
+    std::cout << nlohmann::json{{"mid_time_bjd_tdb", f.mid_time}, {"duration_d", f.duration},
+                                {"ingress_d", f.ingress},          {"depth", f.depth},
+                                {"depth_err", f.depth_err},        {"slope_per_day", f.slope_per_day},
+                                {"residual_rms", f.residual_rms},  {"points", f.points},
+                                {"points_in_transit", f.points_in_transit}, {"delta_chi2", f.delta_chi2},
+                                {"systematics", f.regressors},     {"systematics_coefficients", f.regressor_coefficients},
+                                {"bic", f.bic},                    {"baselines", baselines_json(f)},
+                                {"error_scale", f.error_scale}}
+                     .dump()
+              << "\n";
   }
 };
 
@@ -121,7 +197,7 @@ struct SearchCommand {
 
   void add(CLI::App& app) {
     search = app.add_subcommand("search", "Search a light curve for periodic transits");
-    search->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err) or TESS/Kepler FITS")
+    search->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err), our FITS light curve or TESS/Kepler FITS")
         ->required()->check(CLI::ExistingFile);
     search->add_option("--method", method, "gp (default: the variability as a GP while searching), bls (white noise), "
                                            "biweight-bls (detrend with a sliding biweight, then BLS)");
@@ -209,7 +285,7 @@ struct SingleCommand {
   void add(CLI::App& app) {
     single = app.add_subcommand("single", "One night: transit (U-shaped dip + quadratic trend) against the trend "
                                           "alone, as a log Bayes factor");
-    single->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err) or FITS")
+    single->add_option("lightcurve", file, "Light-curve CSV (our export, or time,flux,flux_err), our FITS light curve or TESS/Kepler FITS")
         ->required()->check(CLI::ExistingFile);
     single->add_option("--min-duration", options.min_duration_d, "Shortest transit (days, default 0.02)");
     single->add_option("--max-duration", options.max_duration_d, "Longest transit (days, default 0.2)");

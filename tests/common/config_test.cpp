@@ -107,6 +107,8 @@ TEST(Config, EveryFieldHasItsEnvironmentVariable) {
     if (path.ends_with("tls.cert") || path.ends_with("tls.key")) continue;  // only as a pair
     if (path == "log.level") value = "warn";
     if (path == "log.format") value = "json";
+    if (path == "broker.nodes") value = "127.0.0.1:5672";
+    if (path == "broker.dead_letter_queue_type") value = "quorum";
     EXPECT_NO_THROW(load_config(std::nullopt, env_of({{env_name_for(path), value}})))
         << path << " via " << env_name_for(path);
   }

@@ -9,14 +9,18 @@ cd "$ROOT"
 command -v docker-compose > /dev/null || { echo "FAIL: docker-compose is not installed (scripts/setup-deps.sh)"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The services' secrets files (written by scripts/site.sh in a real site): placeholders here.
+mkdir -p "$work/secrets"
+for f in mariadb rabbitmq migrate manager consumer publisher reader; do echo "TIANYU_DB_PASSWORD=x" > "$work/secrets/$f.env"; done
+export TIANYU_SECRETS_DIR=$work/secrets
 docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config > "$work/site1.yml"
 docker-compose -f docker/docker-compose.site2.yml --env-file docker/.env.site2.example config > "$work/site2.yml"
-# Without the secrets the files refuse to start, naming the variable.
-: > "$work/empty.env"
-if env -i PATH="$PATH" docker-compose -f docker/docker-compose.yml --env-file "$work/empty.env" config > "$work/nosecret.txt" 2>&1; then
-  echo "FAIL: docker-compose.yml accepted a missing TIANYU_DB_PASSWORD"; exit 1
+# Without its secrets file a service refuses to start, naming the file.
+if env -i PATH="$PATH" TIANYU_SECRETS_DIR="$work/nosecrets" docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config > "$work/nosecret.txt" 2>&1; then
+  echo "FAIL: docker-compose.yml accepted a missing secrets file"; exit 1
 fi
-grep -q "TIANYU_DB_PASSWORD" "$work/nosecret.txt" || { echo "FAIL: the missing-secret error does not name the variable"; cat "$work/nosecret.txt"; exit 1; }
+grep -q "nosecrets/.*\.env" "$work/nosecret.txt" && echo "PASS: a missing secrets file is refused, naming it" \
+  || { echo "FAIL: the missing-secrets error does not name the file"; cat "$work/nosecret.txt"; exit 1; }
 # An operator's TIANYU_PUBLISH_ADDRESS publishes the ports there instead.
 sed 's/^TIANYU_PUBLISH_ADDRESS=.*/TIANYU_PUBLISH_ADDRESS=192.0.2.10/' docker/.env.example > "$work/wide.env"
 docker-compose -f docker/docker-compose.yml --env-file "$work/wide.env" config > "$work/wide.yml"
@@ -44,8 +48,33 @@ for name in ["mariadb", "rabbitmq", "migrate", "manager", "consumer-general", "c
     check(name in s, f"site 1 declares service {name}")
 for name in ["mariadb", "rabbitmq", "manager", "consumer-general", "consumer-bigram"]:
     check("healthcheck" in s.get(name, {}), f"{name} has a health check")
-for name in ["db-data", "broker-data", "site-root"]:
+for name in ["db-data", "broker-data"]:
     check(name in site1.get("volumes", {}), f"volume {name} is declared")
+# The site root is a plain bind of the host directory (podman-compose 1.0.3 ignores a named
+# volume's driver_opts, so a bind-typed named volume would silently be an empty volume).
+def binds_site_root(service):
+    for v in service.get("volumes", []):
+        source = v.get("source") if isinstance(v, dict) else str(v).split(":")[0]
+        if source and source.endswith("docker/site-root"): return True
+    return False
+for name in ["migrate", "manager", "consumer-general", "consumer-bigram", "web"]:
+    check(binds_site_root(s[name]), f"{name} binds the host's site root (TIANYU_SITE_ROOT_HOST)")
+for name in ["mariadb", "rabbitmq", "migrate", "manager", "consumer-general", "consumer-bigram", "web"]:
+    check("build" in s[name], f"{name}'s image is built from this repository (no registry)")
+for name in ["mariadb", "rabbitmq"]:
+    check(s[name]["image"].startswith("tianyu-"), f"{name} runs the image built here ({s[name]['image']})")
+# (docker-compose config merges env_file into environment: the file as written is checked.)
+raw = yaml.safe_load(open("docker/docker-compose.yml"))["services"]
+for name, service in raw.items():
+    env = service.get("environment", {})
+    check(not any("PASSWORD" in k or "PASS" == k[-4:] for k in env),
+          f"{name} has no secret in its environment (secrets come from its env_file)")
+w = s["web"]
+check(w["command"][0] == "web" and "0.0.0.0:8080" in w["command"], "web serves tianyu-web on the container's port 8080")
+check(w["environment"]["TIANYU_DB_USER"] == "tianyu_reader", "web connects as the read-only reader account")
+check(not any(k.startswith("TIANYU_BROKER") for k in w["environment"]), "web is given no broker credentials")
+web_hosts = [p.get("host_ip") if isinstance(p, dict) else str(p).split(":")[0] for p in w["ports"]]
+check(web_hosts == ["127.0.0.1"], f"web is published on 127.0.0.1 only by default ({web_hosts})")
 check(any(v.startswith("db-data:") for v in map(str, s["mariadb"]["volumes"])) or
       any(isinstance(v, dict) and v.get("source") == "db-data" for v in s["mariadb"]["volumes"]),
       "MariaDB keeps its data in the named volume")

@@ -44,7 +44,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
-docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config > "$work/compose.yml"
+mkdir -p "$work/secrets"  # the services' secrets files: the local services' secrets are used below
+for f in mariadb rabbitmq migrate manager consumer publisher reader; do : > "$work/secrets/$f.env"; done
+TIANYU_SECRETS_DIR=$work/secrets docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config > "$work/compose.yml"
 # service -> "KEY=VALUE" lines and its command, from the resolved file.
 /usr/bin/python3 - "$work/compose.yml" "$work" <<'PY'
 import sys, yaml

@@ -55,6 +55,9 @@ inline void add_rows(Snapshot& s, db::Connection& c) {
   for (const auto& t : c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
                                "AND table_type = 'BASE TABLE'")) {
     const auto table = t.str(0);
+    // The daemons' heartbeats are the running daemons' own state, refreshed on a timer, not data
+    // a step could damage.
+    if (table == "daemon_heartbeat") continue;
     auto& rows = s.rows[table];
     for (const auto& r : c.query("SELECT * FROM `" + table + "`")) {
       std::string text;

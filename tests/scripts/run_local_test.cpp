@@ -19,6 +19,7 @@
 #include "support/daemon.h"
 #include "support/live_services.h"
 #include "support/long_night.h"
+#include "support/run_local_script.h"
 #include "support/sim_truth.h"
 
 namespace tianyu {
@@ -26,27 +27,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string log;
-};
-
-// The executables beside this test (its build tree's), which run-local runs with --no-build.
-std::string this_bin_dir() { return fs::read_symlink("/proc/self/exe").parent_path().string(); }
+using RunResult = test::RunLocalResult;
 
 // scripts/run-local.sh on `raw` into `out`, with the scratch database.
 RunResult run_local(const fs::path& raw, const fs::path& out, const std::string& database) {
-  const fs::path log = out.string() + ".log";
-  const std::string command = "TIANYU_BIN_DIR='" + this_bin_dir() + "' bash '" + std::string(TIANYU_SOURCE_DIR) + "/scripts/run-local.sh' --no-build --raw '" +
-                              raw.string() + "' --out '" + out.string() + "' --database '" + database +
-                              "' --consumers 2 --target SIM-FIELD-1 --target-ra 108 --target-dec 46 > '" +
-                              log.string() + "' 2>&1";
-  RunResult r;
-  const int status = std::system(command.c_str());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(log);
-  r.log.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
+  return test::run_local_script(raw, out, database, "--consumers 2 --target SIM-FIELD-1 --target-ra 108 --target-dec 46");
 }
 
 std::int64_t count(db::Connection& c, const std::string& sql) { return c.query_one(sql).i64(0); }
@@ -325,16 +310,11 @@ TEST(RunLocalHatP32, TheTransitOfHatP32bComesOutAtItsPublishedTimeAndDepth) {
   const fs::path dir = fs::temp_directory_path() / test::unique_name("run_local_hatp32");
   test::ScratchDatabase db(test::live_config()->db);
   // HAT-P-32 (SIMBAD): 02 04 10.278 +46 41 16.21; a 12-bit camera saturating at 4095.
-  const std::string command = "TIANYU_BIN_DIR='" + this_bin_dir() + "' bash '" + std::string(TIANYU_SOURCE_DIR) + "/scripts/run-local.sh' --no-build --raw '" +
-                              data.string() + "' --out '" + (dir / "out").string() + "' --database '" + db.name() +
-                              "' --target HAT-P-32 --target-ra 31.042825 --target-dec 46.687836 " +
-                              "--calibration '{\"saturation_adu\": 4095}' --plot-near 423,286 > '" +
-                              (dir / "log").string() + "' 2>&1";
   fs::create_directories(dir);
-  const int status = std::system(command.c_str());
-  std::ifstream log_in(dir / "log");
-  const std::string log(std::istreambuf_iterator<char>(log_in), {});
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  const auto run = test::run_local_script(data, dir / "out", db.name(),
+                                          "--target HAT-P-32 --target-ra 31.042825 --target-dec 46.687836 "
+                                          "--calibration '{\"saturation_adu\": 4095}' --plot-near 423,286");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
   db::Connection c(db.settings());
   const auto target = c.query_one("SELECT source_id FROM source ORDER BY POW(x_px - 423, 2) + POW(y_px - 286, 2) LIMIT 1").u64(0);
   std::vector<double> t, f, e;
@@ -354,6 +334,16 @@ TEST(RunLocalHatP32, TheTransitOfHatP32bComesOutAtItsPublishedTimeAndDepth) {
   // airmass), so the night keeps nearly all of them.
   EXPECT_LE(count(c, "SELECT COUNT(*) FROM frame_quality WHERE good = 0"), 3);
   EXPECT_TRUE(fs::exists(dir / "out" / ("lightcurve_" + std::to_string(target) + ".png")));
+  // On the sky (issue 16): the 56' field solves with the Tycho-2 indexes and HAT-P-32 lands on
+  // its catalogue position (SIMBAD, ICRS) within 2".
+  const auto wcs = c.query_one("SELECT solved, pixel_scale_arcsec, catalogue_stars, rms_arcsec FROM observation_wcs");
+  ASSERT_EQ(wcs.i64(0), 1) << run.log;
+  const auto sky = c.query_one("SELECT ra_deg, dec_deg FROM source WHERE source_id = ?", {target});
+  const double dra = (sky.f64(0) - 31.042825) * std::cos(46.687836 * M_PI / 180), ddec = sky.f64(1) - 46.687836;
+  const double offset_arcsec = std::hypot(dra, ddec) * 3600;
+  std::printf("HAT-P-32: %.4f\"/px, %lld catalogue stars at rms %.2f\"; the target %.2f\" from SIMBAD\n", wcs.f64(1),
+              static_cast<long long>(wcs.i64(2)), wcs.f64(3), offset_arcsec);
+  EXPECT_LT(offset_arcsec, 2.0);
   fs::remove_all(dir);
 }
 

@@ -9,9 +9,12 @@ void register_align_step(StepRegistry& registry);
 void register_select_step(StepRegistry& registry);
 void register_stack_step(StepRegistry& registry);
 void register_detect_sources_step(StepRegistry& registry);
+void register_solve_field_step(StepRegistry& registry);
+void register_match_field_step(StepRegistry& registry);
 void register_photometry_step(StepRegistry& registry);
 void register_relative_flux_step(StepRegistry& registry);
 void register_transit_search_step(StepRegistry& registry);
+void register_field_search_step(StepRegistry& registry);
 }  // namespace steps
 
 void register_reduction_steps(StepRegistry& registry) {
@@ -24,9 +27,12 @@ void register_reduction_steps(StepRegistry& registry) {
 
 void register_photometry_steps(StepRegistry& registry) {
   steps::register_detect_sources_step(registry);
+  steps::register_solve_field_step(registry);
+  steps::register_match_field_step(registry);
   steps::register_photometry_step(registry);
   steps::register_relative_flux_step(registry);
   steps::register_transit_search_step(registry);
+  steps::register_field_search_step(registry);
 }
 
 }  // namespace tianyu::consumer

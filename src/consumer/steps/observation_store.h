@@ -19,6 +19,7 @@
 #include "pipeline/transit/search.h"
 #include "pipeline/recipes/detect_sources.h"
 #include "pipeline/selection/quality.h"
+#include "pipeline/time/airmass.h"
 
 namespace tianyu::db {
 class Connection;
@@ -73,6 +74,14 @@ struct TemplateSources {
   std::vector<double> x, y;
   std::vector<bool> isolated;
   std::vector<double> radii_px;  // by aperture_index
+  std::vector<double> flux;      // template_flux by source (empty: not read; ids are brightest first)
+};
+
+// Where the telescope pointed: the first science frame's header (frame_calibration's
+// pointing_ra_deg/dec), else the target's catalogue position.
+struct SkyPointing {
+  double ra_deg = 0, dec_deg = 0;
+  std::string from;  // "header" or "target"
 };
 
 // A frame the selection kept, in time order.
@@ -80,6 +89,17 @@ struct GoodFrame {
   std::uint64_t frame_id = 0;
   double bjd_tdb_mid = 0;
   std::optional<double> exptime_s;
+};
+
+// What a good frame's systematics are computed from (frame_calibration, the header, the
+// calibrated product and the alignment), in time order.
+struct FrameConditions {
+  std::uint64_t frame_id = 0;
+  std::optional<double> jd_utc_mid;
+  std::optional<double> airmass;         // the AIRMASS card
+  std::optional<double> altitude_deg;    // a header altitude card (TELALT, ALTITUDE, OBJCTALT, CENTALT)
+  std::optional<double> background_adu;  // the calibrated frame's sky level
+  double dx = 0, dy = 0;                 // the alignment's shift against the reference frame
 };
 
 // One raw_flux row; flux and flux_err are empty when not finite.
@@ -97,6 +117,23 @@ struct SourceLightCurve {
 };
 
 // ---- what is staged for the success transaction
+
+// The observation's astrometric solution (observation_wcs): solved or, with the reason, not.
+struct ObservationWcsRecord {
+  bool solved = false;
+  std::string method;       // "solve-field", "operator", "none"
+  std::string reason;       // why there is no solution (empty when solved)
+  std::string wcs_header;   // TAN-SIP cards, 80-character records joined by newlines
+  std::optional<double> center_ra_deg, center_dec_deg, pixel_scale_arcsec, rotation_deg;
+  std::optional<std::int64_t> catalogue_stars;
+  std::optional<double> rms_arcsec, solve_seconds;
+};
+
+// A template source's sky position through the solution.
+struct SourceSky {
+  std::uint64_t source_id = 0;
+  double ra_deg = 0, dec_deg = 0;
+};
 
 struct ImageProductRecord {
   std::uint64_t process_id = 0, observation_id = 0;
@@ -152,6 +189,23 @@ struct RelativeFluxRecords {
   std::vector<ReferenceGroup> groups;
 };
 
+// The gain the observation's errors rest on and whether they match the scatter (observation_noise).
+struct ObservationNoiseRecord {
+  std::optional<double> gain_e_per_adu, gain_err, gain_used_by_photometry, read_noise_e;
+  std::string gain_method;  // "observation", "header", "flat_photon_transfer", "constant_star_scatter", "assumed"
+  std::string gain_detail;
+  std::int64_t constant_stars = 0;
+  std::optional<double> constant_stars_reduced_chi2;
+};
+
+// One good frame's systematics (frame_systematics); empty when not measurable.
+struct FrameSystematicsRecord {
+  std::uint64_t frame_id = 0;
+  std::optional<double> airmass;
+  std::string airmass_from;  // "header", "site", "altitude"; empty with no airmass
+  std::optional<double> fwhm_px, background_adu, transparency, dx_px, dy_px;
+};
+
 struct TransitCandidate {
   std::uint64_t source_id = 0;
   double ln_bayes_factor = 0, t0_bjd_tdb = 0, duration_d = 0, depth = 0;
@@ -180,6 +234,12 @@ class ObservationStore {
   virtual std::vector<RawFlux> raw_fluxes(std::uint64_t observation_id) = 0;
   // By source id.
   virtual std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) = 0;
+  // Empty when neither the frames' headers nor the target give a position.
+  virtual std::optional<SkyPointing> pointing(std::uint64_t observation_id) = 0;
+  // The good frames' conditions, in time order.
+  virtual std::vector<FrameConditions> frame_conditions(std::uint64_t observation_id) = 0;
+  // The coordinates of the observation's site, when the operator stored them.
+  virtual std::optional<pipeline::Site> site_location(std::uint64_t observation_id) = 0;
 
   virtual void stage_image_product(const ImageProductRecord& record) = 0;
   virtual void stage_frame_quality(const FrameQualityRecord& record) = 0;
@@ -190,7 +250,14 @@ class ObservationStore {
   // Replaces the frame's raw_flux rows (no rows: the frame's earlier rows are deleted).
   virtual void stage_raw_fluxes(std::uint64_t observation_id, std::uint64_t frame_id, std::vector<RawFlux> rows) = 0;
   virtual void stage_relative_flux(std::uint64_t observation_id, RelativeFluxRecords records) = 0;
+  // Replaces the observation's observation_noise row and frame_systematics rows.
+  virtual void stage_noise_and_systematics(std::uint64_t observation_id, const ObservationNoiseRecord& noise,
+                                           std::vector<FrameSystematicsRecord> frames) = 0;
   virtual void stage_transit_candidates(std::uint64_t observation_id, std::vector<TransitCandidate> candidates) = 0;
+  // Replaces the observation's observation_wcs row and sets every source's RA/Dec (sources not
+  // listed, e.g. all of them when unsolved, get NULL).
+  virtual void stage_observation_wcs(std::uint64_t observation_id, const ObservationWcsRecord& record,
+                                     std::vector<SourceSky> positions) = 0;
 };
 
 // The MariaDB store of a step: reads through `db`, writes staged with ctx.on_commit().

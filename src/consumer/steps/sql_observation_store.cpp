@@ -2,6 +2,7 @@
 // in the success transaction (StepContext::on_commit). Writes replace the rows an earlier run
 // of the same step wrote, so a re-run is idempotent.
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include <spdlog/fmt/fmt.h>
@@ -118,13 +119,14 @@ class SqlObservationStore : public ObservationStore {
 
   TemplateSources template_sources(std::uint64_t observation_id) override {
     TemplateSources t;
-    for (const auto& r : db_.query("SELECT source_id, x_px, y_px, isolated FROM source WHERE observation_id = ? "
-                                   "ORDER BY source_id",
+    for (const auto& r : db_.query("SELECT source_id, x_px, y_px, isolated, template_flux FROM source "
+                                   "WHERE observation_id = ? ORDER BY source_id",
                                    {observation_id})) {
       t.ids.push_back(r.u64(0));
       t.x.push_back(r.f64(1));
       t.y.push_back(r.f64(2));
       t.isolated.push_back(r.i64(3) != 0);
+      t.flux.push_back(r.is_null(4) ? 0.0 : r.f64(4));
     }
     for (const auto& r : db_.query("SELECT radius_px FROM aperture WHERE observation_id = ? ORDER BY aperture_index",
                                    {observation_id})) {
@@ -170,6 +172,23 @@ class SqlObservationStore : public ObservationStore {
     return out;
   }
 
+  std::optional<SkyPointing> pointing(std::uint64_t observation_id) override {
+    const auto header = db_.query(
+        "SELECT pointing_ra_deg, pointing_dec_deg FROM frame_calibration WHERE observation_id = ? AND kind = 'science' "
+        "AND pointing_ra_deg IS NOT NULL AND pointing_dec_deg IS NOT NULL ORDER BY jd_utc_mid, frame_id LIMIT 1",
+        {observation_id});
+    if (!header.empty()) return SkyPointing{header.front().f64(0), header.front().f64(1), "header"};
+    const auto target = db_.query(
+        "SELECT t.ra_deg, t.dec_deg FROM observation o JOIN target t ON t.target_id = o.target_id "
+        "WHERE o.observation_id = ? AND t.ra_deg IS NOT NULL AND t.dec_deg IS NOT NULL",
+        {observation_id});
+    if (!target.empty()) return SkyPointing{target.front().f64(0), target.front().f64(1), "target"};
+    return std::nullopt;
+  }
+
+  std::vector<FrameConditions> frame_conditions(std::uint64_t observation_id) override;
+  std::optional<pipeline::Site> site_location(std::uint64_t observation_id) override;
+
   void stage_image_product(const ImageProductRecord& record) override;
   void stage_frame_quality(const FrameQualityRecord& record) override;
   void stage_frame_verdicts(std::vector<FrameVerdict> verdicts) override;
@@ -177,12 +196,77 @@ class SqlObservationStore : public ObservationStore {
                                 const pipeline::recipes::TemplateCatalogue& catalogue) override;
   void stage_raw_fluxes(std::uint64_t observation_id, std::uint64_t frame_id, std::vector<RawFlux> rows) override;
   void stage_relative_flux(std::uint64_t observation_id, RelativeFluxRecords records) override;
+  void stage_noise_and_systematics(std::uint64_t observation_id, const ObservationNoiseRecord& noise,
+                                   std::vector<FrameSystematicsRecord> frames) override;
   void stage_transit_candidates(std::uint64_t observation_id, std::vector<TransitCandidate> candidates) override;
+  void stage_observation_wcs(std::uint64_t observation_id, const ObservationWcsRecord& record,
+                             std::vector<SourceSky> positions) override;
 
  private:
   db::Connection& db_;
   StepContext& ctx_;
 };
+
+// A header card's value as a number (cards are stored as their text); empty when absent or not one.
+std::optional<double> card_number(const db::Row& r, int i) {
+  if (r.is_null(i)) return std::nullopt;
+  const std::string text = r.str(i);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return end != text.c_str() && std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+}
+
+std::vector<FrameConditions> SqlObservationStore::frame_conditions(std::uint64_t obs) {
+  std::vector<FrameConditions> out;
+  for (const auto& r : db_.query(
+           "SELECT c.frame_id, c.jd_utc_mid, c.airmass, COALESCE(JSON_VALUE(f.header, '$.TELALT'), "
+           "JSON_VALUE(f.header, '$.ALTITUDE'), JSON_VALUE(f.header, '$.OBJCTALT'), JSON_VALUE(f.header, '$.CENTALT')), "
+           "(SELECT MAX(i.background_adu) FROM image_product i WHERE i.frame_id = c.frame_id AND i.kind = 'calibrated'), "
+           "q.dx, q.dy FROM frame_calibration c JOIN frame_quality q ON q.frame_id = c.frame_id "
+           "JOIN raw_frame f ON f.frame_id = c.frame_id "
+           "WHERE c.observation_id = ? AND q.good = 1 ORDER BY c.bjd_tdb_mid, c.frame_id",
+           {obs})) {
+    out.push_back({r.u64(0), optional_f64(r, 1), optional_f64(r, 2), card_number(r, 3), optional_f64(r, 4), r.f64(5),
+                   r.f64(6)});
+  }
+  return out;
+}
+
+std::optional<pipeline::Site> SqlObservationStore::site_location(std::uint64_t obs) {
+  const auto rows = db_.query(
+      "SELECT s.latitude_deg, s.longitude_deg, COALESCE(s.altitude_m, 0) FROM site s WHERE s.site_id = "
+      "(SELECT f.site_id FROM raw_frame f WHERE f.observation_id = ? AND f.kind = 'science' LIMIT 1) "
+      "AND s.latitude_deg IS NOT NULL AND s.longitude_deg IS NOT NULL",
+      {obs});
+  if (rows.empty()) return std::nullopt;
+  return pipeline::Site{rows.front().f64(0), rows.front().f64(1), rows.front().f64(2)};
+}
+
+void SqlObservationStore::stage_noise_and_systematics(std::uint64_t obs, const ObservationNoiseRecord& n,
+                                                      std::vector<FrameSystematicsRecord> frames) {
+  std::vector<db::Param> noise{obs, ctx_.process_id, optional(n.gain_e_per_adu), optional(n.gain_err),
+                               n.gain_method, optional(n.gain_detail.substr(0, 1024)),
+                               optional(n.gain_used_by_photometry), optional(n.read_noise_e), n.constant_stars,
+                               optional(n.constant_stars_reduced_chi2)};
+  std::vector<db::Param> rows;
+  for (const auto& f : frames) {
+    rows.insert(rows.end(), {f.frame_id, obs, optional(f.airmass), optional(f.airmass_from), optional(f.fwhm_px),
+                             optional(f.background_adu), optional(f.transparency), optional(f.dx_px),
+                             optional(f.dy_px)});
+  }
+  ctx_.on_commit([obs, noise = std::move(noise), rows = std::move(rows)](db::Connection& c) {
+    c.execute(
+        "REPLACE INTO observation_noise (observation_id, process_id, gain_e_per_adu, gain_err, gain_method, "
+        "gain_detail, gain_used_by_photometry, read_noise_e, constant_stars, constant_stars_reduced_chi2) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        noise);
+    c.execute("DELETE FROM frame_systematics WHERE observation_id = ?", {obs});
+    db::insert_rows(c,
+                    "INSERT INTO frame_systematics (frame_id, observation_id, airmass, airmass_from, fwhm_px, "
+                    "background_adu, transparency, dx_px, dy_px) VALUES ",
+                    "(?,?,?,?,?,?,?,?,?)", 9, rows, 500);
+  });
+}
 
 void SqlObservationStore::stage_image_product(const ImageProductRecord& r) {
   ctx_.on_commit([r](db::Connection& c) {
@@ -304,6 +388,30 @@ void SqlObservationStore::stage_transit_candidates(std::uint64_t obs, std::vecto
                     "INSERT INTO transit_candidate (observation_id, source_id, ln_bayes_factor, t0_bjd_tdb, duration_d, "
                     "depth, points) VALUES ",
                     "(?,?,?,?,?,?,?)", 7, rows, 500);
+  });
+}
+
+void SqlObservationStore::stage_observation_wcs(std::uint64_t obs, const ObservationWcsRecord& w,
+                                                std::vector<SourceSky> positions) {
+  std::vector<db::Param> row{obs, std::int64_t{w.solved}, w.method, optional(w.reason.substr(0, 1024)),
+                             optional(w.wcs_header), optional(w.center_ra_deg), optional(w.center_dec_deg),
+                             optional(w.pixel_scale_arcsec), optional(w.rotation_deg), optional(w.catalogue_stars),
+                             optional(w.rms_arcsec), optional(w.solve_seconds)};
+  // One UPDATE for every source: the positions travel as one JSON array [[id, ra, dec], ...].
+  nlohmann::json sky = nlohmann::json::array();
+  for (const auto& p : positions) sky.push_back({p.source_id, p.ra_deg, p.dec_deg});
+  ctx_.on_commit([obs, row = std::move(row), sky = sky.dump()](db::Connection& c) {
+    c.execute(
+        "REPLACE INTO observation_wcs (observation_id, solved, method, reason, wcs_header, center_ra_deg, "
+        "center_dec_deg, pixel_scale_arcsec, rotation_deg, catalogue_stars, rms_arcsec, solve_seconds) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row);
+    c.execute("UPDATE source SET ra_deg = NULL, dec_deg = NULL WHERE observation_id = ?", {obs});
+    c.execute(
+        "UPDATE source s JOIN JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', ra DOUBLE PATH '$[1]', "
+        "de DOUBLE PATH '$[2]')) v ON v.id = s.source_id SET s.ra_deg = v.ra, s.dec_deg = v.de "
+        "WHERE s.observation_id = ?",
+        {sky, obs});
   });
 }
 

@@ -28,7 +28,7 @@ void check(const FluxTable& t) {
 }
 
 std::string format(const char* pattern, auto... values) {
-  char text[240];
+  char text[512];
   std::snprintf(text, sizeof text, pattern, values...);
   return text;
 }
@@ -242,14 +242,74 @@ std::vector<int> join_groups(const std::vector<ReferenceGroup>& groups, const st
   return group_of;
 }
 
+// Plain sum or weights by scatter for a group's kept references, over the good frames.
+void choose_weighting(const FluxTable& t, ReferenceGroup& g, const RelativeFluxOptions& options) {
+  if (options.min_weighting_gain < 0 || g.references.size() < 3) {
+    g.weighting = "plain sum of the references";
+    return;
+  }
+  ReferenceFluxes refs;
+  refs.references = static_cast<int>(g.references.size());
+  refs.frames = t.frames;
+  refs.use_frame = t.good_frame;
+  for (const int j : g.references) {
+    for (int f = 0; f < t.frames; ++f) refs.flux.push_back(t.value(j, f));
+  }
+  const auto choice = choose_ensemble_weighting(refs, options.min_weighting_gain);
+  g.weighted = choice.weighted;
+  g.weights = choice.weights.weight;
+  g.levels = choice.weights.level;
+  g.scatter_equal = choice.scatter_equal;
+  g.scatter_weighted = choice.scatter_weighted;
+  g.weighting = choice.decision;
+}
+
+// The weighted comparison of one frame (reference `without` left out): C m_mean, the weighted
+// mean of F_j / m_j scaled back to flux by the mean level (so that equal weights over equal
+// stars give the plain sum's N F / sum F), and its relative variance.
+std::pair<double, double> weighted_comparison_at(const FluxTable& t, const ReferenceGroup& g, int f, int without) {
+  double sum = 0, total = 0, var = 0, level = 0;
+  int n = 0;
+  for (std::size_t i = 0; i < g.references.size(); ++i) {
+    const int j = g.references[i];
+    if (j == without) continue;
+    const std::size_t k = static_cast<std::size_t>(j) * t.frames + f;
+    sum += g.weights[i] * t.flux[k] / g.levels[i];
+    var += std::pow(g.weights[i] * t.flux_err[k] / g.levels[i], 2);
+    total += g.weights[i];
+    level += g.levels[i];
+    ++n;
+  }
+  if (!(total > 0) || n == 0) return {kNaN, kNaN};
+  const double c = sum / total;
+  return {c * level / n, var / (total * total) / (c * c)};
+}
+
+void weighted_relative_fluxes(const FluxTable& t, int gi, RelativeFluxResult& out) {
+  const auto& g = out.groups[gi];
+  for (int s = 0; s < t.stars; ++s) {
+    if (out.group[s] != gi) continue;
+    for (int f = 0; f < t.frames; ++f) {
+      if (!t.good_frame[f]) continue;
+      const std::size_t k = static_cast<std::size_t>(s) * t.frames + f;
+      const auto [comparison, relative_var] = weighted_comparison_at(t, g, f, out.is_reference[s] ? s : -1);
+      const double F = t.flux[k], e = t.flux_err[k];
+      if (!(comparison > 0) || !std::isfinite(F)) continue;
+      out.rel_flux[k] = F / comparison;
+      out.rel_flux_err[k] = F != 0 ? std::abs(F / comparison) * std::sqrt(std::pow(e / F, 2) + relative_var) : e / comparison;
+    }
+  }
+}
+
 // Relative fluxes and their errors of group gi's stars, frame by frame: N_ref F / sum F_ref, a
 // reference measured against the others.
 void relative_fluxes_of_group(const FluxTable& t, int gi, RelativeFluxResult& out) {
   const auto& g = out.groups[gi];
+  for (const int j : g.references) out.is_reference[j] = true;
+  if (g.weighted) return weighted_relative_fluxes(t, gi, out);
   const int n = static_cast<int>(g.references.size());
   std::vector<double> sum(t.frames, 0), var(t.frames, 0);
   for (const int j : g.references) {
-    out.is_reference[j] = true;
     for (int f = 0; f < t.frames; ++f) {
       sum[f] += t.value(j, f);
       var[f] += std::pow(t.flux_err[static_cast<std::size_t>(j) * t.frames + f], 2);
@@ -279,12 +339,12 @@ void record_decisions(RelativeFluxResult& out, const std::vector<std::string>& p
     const int gi = out.group[s];
     const auto& g = out.groups[gi];
     if (out.is_reference[s]) {
-      out.decision[s] = format("reference in group %d (%zu references)", gi, g.references.size());
+      out.decision[s] = format("reference in group %d (%zu references; %s)", gi, g.references.size(), g.weighting.c_str());
     } else if (const auto it = std::find(g.dropped.begin(), g.dropped.end(), s); it != g.dropped.end()) {
       out.decision[s] = format("reference dropped from group %d: %s", gi,
                                g.dropped_reason[static_cast<std::size_t>(it - g.dropped.begin())].c_str());
     } else {
-      out.decision[s] = format("measured against group %d; not a reference: %s", gi,
+      out.decision[s] = format("measured against group %d (%s); not a reference: %s", gi, g.weighting.c_str(),
                                problem[s].empty() ? "a candidate outside the groups" : problem[s].c_str());
     }
   }
@@ -333,7 +393,10 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
     for (int s = 0; s < t.stars; ++s) out.decision[s] = "no reference group: too few clean stars in the observation";
     return out;
   }
-  for (auto& g : out.groups) prune(t, g, options);
+  for (auto& g : out.groups) {
+    prune(t, g, options);
+    choose_weighting(t, g, options);
+  }
   out.group = join_groups(out.groups, level, bins);
   for (int gi = 0; gi < static_cast<int>(out.groups.size()); ++gi) relative_fluxes_of_group(t, gi, out);
   record_decisions(out, problem);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pipeline/failure.h"
+#include "pipeline/noise/ensemble.h"
 
 namespace tianyu::pipeline {
 
@@ -52,6 +53,10 @@ struct RelativeFluxOptions {
   // and the group's median such ratio by this factor too, is dropped as a variable (before the
   // published leave-one-out SNR rule, which only sees events that outweigh one reference).
   double max_trend_ratio = 1.3;  // white noise over ~100 frames: 1.0 +- 0.1
+  // Each group's comparison may be weighted by its references' measured scatter (Broeg 2005,
+  // pipeline/noise/ensemble.h) instead of the plain sum of their fluxes, when that lowers the
+  // median scatter of the references against the others by at least this fraction; < 0 never.
+  double min_weighting_gain = 0.01;
 };
 
 struct ReferenceGroup {
@@ -61,6 +66,12 @@ struct ReferenceGroup {
   std::vector<std::string> dropped_reason;
   double min_flux = 0, max_flux = 0;  // median fluxes spanned by its candidates
   double snr = 0;               // with the kept references
+  // The comparison: the plain sum of the kept references' fluxes, or (weighted) the weighted
+  // mean of their fluxes over their median levels, weights per kept reference summing to 1.
+  bool weighted = false;
+  std::vector<double> weights, levels;  // per kept reference (empty: not computed)
+  double scatter_equal = 0, scatter_weighted = 0;  // median reference scatter with each (relative)
+  std::string weighting;                // the decision, in words
 };
 
 struct RelativeFluxResult {

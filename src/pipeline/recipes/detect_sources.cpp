@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pipeline/calibration/calibrate.h"
+#include "pipeline/detection/windowed.h"
 #include "pipeline/recipes/recipe_error.h"
 
 namespace tianyu::pipeline::recipes {
@@ -64,6 +65,13 @@ TemplateCatalogue detect_sources(const Image& stacked, const Image* weight, cons
   const double isolation = (largest + options.isolation_margin_fwhm) * catalogue.median_fwhm_px;
   catalogue.sources = detect_template_sources(flat.image, &flat.mask, flat.background_rms, isolation,
                                               options.neighbour_flux_ratio, options.extraction);
+  std::vector<PixelPosition> barycentres;
+  for (const auto& s : catalogue.sources) barycentres.push_back({s.x, s.y});
+  const auto windowed = windowed_centroids(flat.image, &flat.mask, barycentres, catalogue.median_fwhm_px);
+  for (std::size_t i = 0; i < windowed.size(); ++i) {
+    catalogue.sources[i].x = windowed[i].x;
+    catalogue.sources[i].y = windowed[i].y;
+  }
   assign_source_ids({}, catalogue.sources, 1.0, 1);  // no earlier sources of this sky yet
   for (const double m : options.radii_fwhm) catalogue.aperture_radii_px.push_back(m * catalogue.median_fwhm_px);
   return catalogue;

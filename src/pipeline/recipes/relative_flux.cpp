@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "pipeline/noise/chi2.h"
 #include "pipeline/photometry/precision.h"
 #include "pipeline/recipes/recipe_error.h"
 #include "pipeline/robust_stats.h"
@@ -50,6 +51,7 @@ void measure_precision(SourceLightCurve& c, int cdpp_cadences, const RelativeFlu
   c.points = 0;
   for (const double v : c.rel_flux) c.points += std::isfinite(v);
   c.rms = c.points >= options.min_rms_points ? relative_rms(c.rel_flux) : kNaN;
+  c.reduced_chi2 = clipped_reduced_chi2_against_constant(c.rel_flux, c.rel_flux_err);
   c.cdpp_ppm = kNaN;
   if (c.points > 2 * cdpp_cadences + 3) {
     try {
@@ -113,6 +115,11 @@ ObservationLightCurves relative_flux(std::vector<FluxTable> per_aperture, std::s
     measure_precision(c, out.cdpp_cadences, options);
     out.sources.push_back(std::move(c));
   }
+  std::vector<double> chi2;
+  for (const auto& c : out.sources) {
+    if (c.is_reference) chi2.push_back(c.reduced_chi2);
+  }
+  out.constant_stars_reduced_chi2 = median(chi2);
   return out;
 }
 

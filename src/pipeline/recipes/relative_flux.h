@@ -40,6 +40,9 @@ struct SourceLightCurve {
   double rms = 0;                   // relative_rms of the curve; NaN under min_rms_points
   double cdpp_ppm = 0;              // NaN when the curve is too short for the window
   int points = 0;                   // finite rel_flux values
+  // Its curve against a constant: ~1 when the errors match the scatter (pipeline/noise/chi2.h,
+  // 5-sigma clipped); NaN under 2 points.
+  double reduced_chi2 = 0;
 };
 
 struct ObservationLightCurves {
@@ -48,6 +51,9 @@ struct ObservationLightCurves {
   std::vector<ReferenceGroup> groups;       // of the main radius; star indices as in the tables
   std::vector<RelativeFluxResult> per_radius;  // every radius's calibration, for diagnostics
   int cdpp_cadences = 1;                    // the CDPP duration in cadences
+  // The median reduced chi2 of the references' curves (constant stars by their selection)
+  // against a constant: whether the observation's errors are honest; NaN without references.
+  double constant_stars_reduced_chi2 = 0;
 };
 
 // `per_aperture`: one FluxTable per radius, same stars and frames; `bjd_tdb`: each frame's mid

@@ -13,6 +13,7 @@ SingleTransitOptions single_transit_options(const LightCurveData& curve, const T
   o.epochs = options.epochs;
   o.durations = options.durations;
   o.noise_scales = options.noise_scales;
+  o.edge_fraction = options.edge_fraction;
   const auto& t = curve.time;
   const double span = t.size() > 1 ? t.back() - t.front() : 0.0;
   const double cadence = t.size() > 1 ? span / static_cast<double>(t.size() - 1) : 0.0;

@@ -14,10 +14,11 @@ namespace tianyu::pipeline::recipes {
 struct TransitSearchOptions {
   int epochs = 48, durations = 8, noise_scales = 5;  // grid sizes of the marginalisation
   // Durations searched per curve: from max(min_duration_d, min_duration_cadences x its mean
-  // cadence, span / (points - 1)) to max(2 x that, max_duration_span x its time span).
+  // cadence) to max(2 x that, max_duration_span x its time span).
   double min_duration_d = 0.01;
   double min_duration_cadences = 5;
-  double max_duration_span = 0.5;
+  double max_duration_span = 1.0;  // the whole night: a long transit fills it
+  double edge_fraction = 0.25;     // partial events at either end (SingleTransitOptions)
   int min_points = 20;  // a curve with fewer points is not searched
   int threads = 0;      // 0: one per core; results do not depend on it
 };

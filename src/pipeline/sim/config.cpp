@@ -32,7 +32,22 @@ SimConfig preset(const std::string& name) {
     c.stars = 20000;
     return c;
   }
-  throw SimConfigError("preset", "unknown preset '" + name + "' (default, paper, tianyu)");
+  if (name == "sky") {
+    // A 30.7' field on the real sky: wide enough for the Tycho-2 index files (~20' and up).
+    c.width = c.height = 1536;
+    c.pixel_scale_arcsec = 1.2;
+    c.frames = 40;
+    c.ra_deg = 31.042825;  // HAT-P-32's field: a real sky with bright Tycho-2 stars
+    c.dec_deg = 46.687836;
+    c.object = "SIM-SKY-1";
+    // VT 7.0 just fills the full well at the peak pixel in 10 s at FWHM 3 px (Moffat beta 3
+    // puts 7.3 % of the flux there): the brightest Tycho-2 stars of a field (VT 7-9) sit at or
+    // just below saturation, as on the real camera; the 5-sigma limit is near 15.3.
+    c.zeropoint_mag = 19.3;
+    c.sky.enabled = true;
+    return c;
+  }
+  throw SimConfigError("preset", "unknown preset '" + name + "' (default, paper, tianyu, sky)");
 }
 
 SimConfig apply_json(SimConfig c, const nlohmann::json& j) {
@@ -70,7 +85,8 @@ SimConfig apply_json(SimConfig c, const nlohmann::json& j) {
     TIANYU_SIM_NUMBER(cloud_outs) TIANYU_SIM_NUMBER(double_images)
     TIANYU_SIM_NUMBER(flat_vignetting) TIANYU_SIM_NUMBER(flat_prnu) TIANYU_SIM_NUMBER(target_mag)
     TIANYU_SIM_NUMBER(transit_depth) TIANYU_SIM_NUMBER(transit_duration_d)
-    TIANYU_SIM_NUMBER(transit_mid_frac) TIANYU_SIM_NUMBER(ew_amplitude)
+    TIANYU_SIM_NUMBER(transit_mid_frac) TIANYU_SIM_NUMBER(transit_period_d)
+    TIANYU_SIM_NUMBER(transit_epoch_bjd_tdb) TIANYU_SIM_NUMBER(ew_amplitude)
     TIANYU_SIM_NUMBER(ew_period_d) TIANYU_SIM_NUMBER(rr_amplitude) TIANYU_SIM_NUMBER(rr_period_d)
     TIANYU_SIM_NUMBER(flare_amplitude) TIANYU_SIM_NUMBER(flare_decay_d)
     TIANYU_SIM_NUMBER(flare_time_frac)
@@ -78,6 +94,7 @@ SimConfig apply_json(SimConfig c, const nlohmann::json& j) {
     if (key == "object") { text(c.object); continue; }
     if (key == "filter") { text(c.filter); continue; }
     if (key == "start_utc") { text(c.start_utc); continue; }
+    if (key == "sky") { c.sky = apply_sky_json(c.sky, value); continue; }
     if (key == "preset") continue;  // chosen by the caller before the fields apply
     throw SimConfigError(key, "unknown field");
   }
@@ -125,8 +142,16 @@ void validate(const SimConfig& c) {
   }
   if (!(c.transit_depth >= 0 && c.transit_depth < 1)) throw SimConfigError("transit_depth", "must be in [0, 1)");
   positive("transit_duration_d", c.transit_duration_d);
+  at_least("transit_period_d", c.transit_period_d, 0);
+  if (c.transit_period_d > 0 && !(c.transit_period_d > c.transit_duration_d)) {
+    throw SimConfigError("transit_period_d", "must exceed transit_duration_d");
+  }
+  if (c.transit_period_d > 0 && !(c.transit_epoch_bjd_tdb > 2400000)) {
+    throw SimConfigError("transit_epoch_bjd_tdb", "a periodic transit needs its mid-transit time (BJD_TDB)");
+  }
   if (c.dec_deg < -90 || c.dec_deg > 90) throw SimConfigError("dec_deg", "must be within [-90, 90]");
   parse_utc(c.start_utc);
+  validate_sky(c);
 }
 
 }  // namespace tianyu::pipeline::sim

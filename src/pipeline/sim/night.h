@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,6 +27,27 @@ class SimConfigError : public Failure {
 
  private:
   std::string field_;
+};
+
+// A night on the real sky (SimConfig::sky, JSON "sky": {...}): the stars of the installed Tycho-2
+// index files around the field centre (SimConfig::ra_deg/dec_deg), brightness from their VT
+// magnitudes through zeropoint_mag, plus fainter synthetic stars, drawn through a true TAN
+// projection at pixel_scale_arcsec. The frames carry the pointing (RA/DEC, OBJCTRA/OBJCTDEC) but
+// no WCS: the pipeline must solve them. `stars` is not used: the sky sets the density.
+struct SkyConfig {
+  bool enabled = false;
+  std::string catalogue = "tycho2";                // the only one so far
+  std::string index_dir = "/usr/share/astrometry";
+  // The night's pointing (the frame centre); NaN: the field centre. simulate_nights sets it.
+  double pointing_ra_deg = std::numeric_limits<double>::quiet_NaN();
+  double pointing_dec_deg = std::numeric_limits<double>::quiet_NaN();
+  double rotation_deg = 0;                 // of the sky on the detector (see sky.h)
+  double synthetic_per_deg2 = 3000;        // synthetic stars per square degree ...
+  double synthetic_mag_bright = 12.0;      // ... between these magnitudes, counts rising
+  double synthetic_mag_faint = 17.5;       //     as 10^(0.3 m) like the default field's
+  double max_offset_frac = 0.25;           // simulate_nights: pointing offset per axis, in fields
+  double max_rotation_deg = 1.0;           // simulate_nights: rotation about rotation_deg
+  std::uint64_t field_seed = 0;            // the field's stars and pointings; 0: seed
 };
 
 struct SimConfig {
@@ -71,14 +93,21 @@ struct SimConfig {
   double transit_depth = 0.01;
   double transit_duration_d = 0.008;  // 11.5 min: inside the default 26-min night, baseline both sides
   double transit_mid_frac = 0.5;  // mid-time as a fraction of the night
+  // A periodic transit (a survey over nights): period > 0 repeats it every period from the
+  // mid-transit time transit_epoch_bjd_tdb (needed then), ignoring transit_mid_frac. 0: one
+  // transit a night at transit_mid_frac, as before.
+  double transit_period_d = 0;
+  double transit_epoch_bjd_tdb = 0;
   // Variables: an EW binary, an RR Lyrae-like pulsator and a flare star.
   double ew_amplitude = 0.15, ew_period_d = 0.3;
   double rr_amplitude = 0.3, rr_period_d = 0.55;
   double flare_amplitude = 1.0, flare_decay_d = 0.01, flare_time_frac = 0.3;
+  SkyConfig sky;
 };
 
 // The named presets: "default" (512x512, 120 frames), "paper" (2048x2048, 999 frames, 15 s),
-// "tianyu" (8120x8120). Unknown names are a SimConfigError.
+// "tianyu" (8120x8120), "sky" (a real-sky night: 1536x1536 at 1.2"/px, a 30.7' field that
+// Tycho-2 indexes solve, 40 frames). Unknown names are a SimConfigError.
 SimConfig preset(const std::string& name);
 // Applies a JSON object's fields over `base`; unknown fields, wrong types and out-of-range
 // values are SimConfigErrors naming the field.
@@ -101,5 +130,14 @@ struct NightSummary {
 NightSummary simulate_night(const SimConfig& config, const std::filesystem::path& out,
                             int threads = 0,
                             const std::function<void(int, int)>& progress = nullptr);
+
+// N nights of one field on the real sky (config.sky.enabled), under out/night-1 ... night-N, each
+// like simulate_night's output. Night n: noise seed `seed + n - 1`, start_utc + (n - 1) days, a
+// pointing offset from the field centre drawn uniformly within +-max_offset_frac of the field per
+// axis and a rotation within +-max_rotation_deg of sky.rotation_deg (from the field seed). The
+// field's stars, and so truth star ids, are the same every night.
+NightSummary simulate_nights(const SimConfig& config, const std::filesystem::path& out, int nights,
+                             int threads = 0,
+                             const std::function<void(int night, int done, int total)>& progress = nullptr);
 
 }  // namespace tianyu::pipeline::sim

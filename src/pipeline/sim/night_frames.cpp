@@ -27,7 +27,37 @@ Header Night::header(const std::string& type, double exptime, const std::string&
           {"SIMSEED", static_cast<long long>(c_.seed), "tianyu-sim seed"}};
 }
 
+namespace {
+
+// "hh mm ss.sss" (hours) or "+dd mm ss.ss" as OBJCTRA/OBJCTDEC, the cards many camera programs write.
+std::string sexagesimal(double value, bool hours) {
+  const long long units = std::llround(std::abs(hours ? value / 15.0 : value) * 3600.0 * (hours ? 1000 : 100));
+  const long long per_second = hours ? 1000 : 100;
+  char text[32];
+  const long long s = units / per_second;
+  if (hours) {
+    std::snprintf(text, sizeof text, "%02lld %02lld %02lld.%03lld", s / 3600 % 24, s / 60 % 60, s % 60, units % per_second);
+  } else {
+    std::snprintf(text, sizeof text, "%c%02lld %02lld %02lld.%02lld", value < 0 ? '-' : '+', s / 3600, s / 60 % 60,
+                  s % 60, units % per_second);
+  }
+  return text;
+}
+
+}  // namespace
+
 void Night::add_wcs(Header& h, const FrameTruth& f) const {
+  if (c_.sky.enabled) {
+    // The real sky: the pointing as the mount reports it, and no WCS (the pipeline solves it).
+    h.push_back({"OBJECT", c_.object, "target field"});
+    h.push_back({"RA", tan_.ra0, "[deg] pointing right ascension"});
+    h.push_back({"DEC", tan_.dec0, "[deg] pointing declination"});
+    h.push_back({"OBJCTRA", sexagesimal(tan_.ra0, true), "[h m s] pointing right ascension"});
+    h.push_back({"OBJCTDEC", sexagesimal(tan_.dec0, false), "[d m s] pointing declination"});
+    h.push_back({"EQUINOX", 2000.0, ""});
+    h.push_back({"RADESYS", std::string("ICRS"), ""});
+    return;
+  }
   const double scale = c_.pixel_scale_arcsec / 3600.0;
   h.push_back({"OBJECT", c_.object, "target field"});
   h.push_back({"RA", c_.ra_deg, "[deg] pointing right ascension"});

@@ -79,13 +79,15 @@ void Night::make_frames() {
   for (int n = 0; n < c_.double_images; ++n) frames_[order[i++]].fault = Fault::double_image;
   signals_.t0 = frames_.front().bjd_tdb;
   signals_.t1 = frames_.back().bjd_tdb;
-  signals_.transit_mid = signals_.t0 + c_.transit_mid_frac * (signals_.t1 - signals_.t0);
+  signals_.transit_mid = c_.transit_period_d > 0 ? c_.transit_epoch_bjd_tdb
+                                                : signals_.t0 + c_.transit_mid_frac * (signals_.t1 - signals_.t0);
   signals_.transit_duration = c_.transit_duration_d;
   signals_.transit_ingress = c_.transit_duration_d / 8;
   signals_.flare_time = signals_.t0 + c_.flare_time_frac * (signals_.t1 - signals_.t0);
 }
 
 void Night::make_catalogue() {
+  if (c_.sky.enabled) return make_sky_catalogue();
   auto rng = stream(c_.seed, kCatalogue);
   std::uniform_real_distribution<double> u01;
   double min_dx = 0, max_dx = 0, min_dy = 0, max_dy = 0;

@@ -14,6 +14,7 @@
 #include "pipeline/fits_io.h"
 #include "pipeline/image.h"
 #include "pipeline/sim/night.h"
+#include "pipeline/sim/sky.h"
 
 namespace tianyu::pipeline::sim::detail {
 
@@ -29,6 +30,7 @@ inline std::mt19937_64 stream(std::uint64_t seed, std::uint64_t id) {
 }
 
 enum Stream : std::uint64_t { kCatalogue = 1, kNight = 2, kFaults = 3, kCamera = 4,
+                              kSkyField = 5, kPointings = 6,  // real-sky: from the field seed
                               kBias = 1000, kFlat = 2000, kDark = 3000, kScience = 10000 };
 
 enum class Variability { none, transit, eclipsing, pulsating, flare };
@@ -45,6 +47,8 @@ inline const char* name(Variability v) {
 struct Star {
   double ra, dec, x, y, mag, e_per_s;
   Variability variability = Variability::none;
+  long field_index = -1;  // real sky: the star's place in the field (its truth star_id)
+  std::string id;         // real sky: its catalogue id (TYC2 J... or SIM-...)
 };
 
 enum class Fault { none, satellite_trail, cloud_out, double_image };
@@ -89,6 +93,9 @@ class Night {
   void make_camera();
   void make_frames();
   void make_catalogue();
+  // sky_night.cpp: the real-sky stars of this night and their truth (truth/sky.json).
+  void make_sky_catalogue();
+  void write_sky_truth() const;
   double flux_e(const Star& s, const FrameTruth& f) const;
   // night_frames.cpp: the FITS files.
   Header header(const std::string& type, double exptime, const std::string& date_obs) const;
@@ -102,6 +109,7 @@ class Night {
   void write_science(int k);
   // night_truth.cpp: truth/stars.csv, frames.csv, flux.csv, signals.json.
   void write_truth() const;
+  void write_star_truth() const;  // truth/stars.csv
 
   const SimConfig& c_;
   std::filesystem::path out_;
@@ -109,6 +117,10 @@ class Night {
   std::vector<FrameTruth> frames_;
   std::vector<Star> stars_;
   Signals signals_{};
+  // Real sky only: the night's projection (first frame) and the field it draws from.
+  TanProjection tan_{};
+  double field_radius_deg_ = 0;
+  int field_stars_ = 0, tycho2_stars_ = 0, synthetic_stars_ = 0;
 };
 
 }  // namespace tianyu::pipeline::sim::detail

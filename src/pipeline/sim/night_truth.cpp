@@ -11,16 +11,34 @@
 
 namespace tianyu::pipeline::sim::detail {
 
-void Night::write_truth() const {
+void Night::write_star_truth() const {
+  const bool sky = c_.sky.enabled;
+  // On the real sky a star's id is its place in the field, the same every night; its catalogue
+  // id and whether the first frame holds it follow the original columns.
+  auto star_id = [&](std::size_t i) { return sky ? stars_[i].field_index : static_cast<long>(i); };
   std::ofstream stars(out_ / "truth" / "stars.csv");
-  stars << "star_id,ra_deg,dec_deg,x_first,y_first,mag,variability\n";
+  stars << "star_id,ra_deg,dec_deg,x_first,y_first,mag,variability" << (sky ? ",catalogue_id,in_frame" : "") << "\n";
   char line[256];
   for (std::size_t i = 0; i < stars_.size(); ++i) {
     const auto& s = stars_[i];
-    std::snprintf(line, sizeof line, "%zu,%.8f,%.8f,%.4f,%.4f,%.4f,%s\n", i, s.ra, s.dec, s.x,
-                  s.y, s.mag, name(s.variability));
+    if (sky) {
+      // Full precision: re-projecting RA/Dec must give x/y to 1e-6 px.
+      const bool in = s.x >= -0.5 && s.x < c_.width - 0.5 && s.y >= -0.5 && s.y < c_.height - 0.5;
+      std::snprintf(line, sizeof line, "%ld,%.12f,%.12f,%.7f,%.7f,%.4f,%s,%s,%d\n", star_id(i), s.ra, s.dec, s.x,
+                    s.y, s.mag, name(s.variability), s.id.c_str(), in ? 1 : 0);
+    } else {
+      std::snprintf(line, sizeof line, "%zu,%.8f,%.8f,%.4f,%.4f,%.4f,%s\n", i, s.ra, s.dec, s.x,
+                    s.y, s.mag, name(s.variability));
+    }
     stars << line;
   }
+}
+
+void Night::write_truth() const {
+  const bool sky = c_.sky.enabled;
+  auto star_id = [&](std::size_t i) { return sky ? stars_[i].field_index : static_cast<long>(i); };
+  write_star_truth();
+  char line[256];
   std::ofstream frames(out_ / "truth" / "frames.csv");
   frames << "file,bjd_tdb,dx,dy,fwhm_px,transparency,sky_adu,bad\n";
   for (const auto& f : frames_) {
@@ -33,7 +51,7 @@ void Night::write_truth() const {
   flux << "star_id,file,flux_e\n";
   for (std::size_t i = 0; i < stars_.size(); ++i) {
     for (const auto& f : frames_) {
-      std::snprintf(line, sizeof line, "%zu,%s,%.3f\n", i, f.file.c_str(), flux_e(stars_[i], f));
+      std::snprintf(line, sizeof line, "%ld,%s,%.3f\n", star_id(i), f.file.c_str(), flux_e(stars_[i], f));
       flux << line;
     }
   }
@@ -45,7 +63,7 @@ void Night::write_truth() const {
                                 : f.fault == Fault::cloud_out     ? "cloud_out"
                                                                   : "double_image"}});
   }
-  const nlohmann::json signals = {
+  nlohmann::json signals = {
       {"seed", c_.seed},
       {"time_system", "BJD_TDB (light time from a low-precision solar ephemeris, +-5 s)"},
       {"transit", {{"star_id", 0}, {"shape", "trapezoid"}, {"depth", c_.transit_depth},
@@ -60,7 +78,9 @@ void Night::write_truth() const {
                          {{"star_id", 3}, {"type", "flare"}, {"amplitude", c_.flare_amplitude},
                           {"decay_d", c_.flare_decay_d}, {"t_peak_bjd_tdb", signals_.flare_time}}})},
       {"bad_frames", faults}};
+  if (c_.transit_period_d > 0) signals["transit"]["period_d"] = c_.transit_period_d;
   std::ofstream(out_ / "truth" / "signals.json") << signals.dump(2) << "\n";
+  if (sky) write_sky_truth();
 }
 
 }  // namespace tianyu::pipeline::sim::detail

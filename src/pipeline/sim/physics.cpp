@@ -36,7 +36,9 @@ void tan_to_sky(double xi_deg, double eta_deg, double ra0, double dec0, double& 
 double variability(const SimConfig& c, const Signals& s, Variability v, double t) {
   switch (v) {
     case Variability::transit: {
-      const double u = std::abs(t - s.transit_mid), half = s.transit_duration / 2;
+      double u = std::abs(t - s.transit_mid);
+      if (c.transit_period_d > 0) u = std::abs(u - c.transit_period_d * std::round(u / c.transit_period_d));
+      const double half = s.transit_duration / 2;
       if (u >= half) return 1.0;
       if (u <= half - s.transit_ingress) return 1.0 - c.transit_depth;
       return 1.0 - c.transit_depth * (half - u) / s.transit_ingress;

@@ -1,5 +1,7 @@
-#include "pipeline/robust_stats.h"
 #include "pipeline/transit/lightcurve_io.h"
+
+#include "pipeline/lightcurve/fits_light_curve.h"
+#include "pipeline/robust_stats.h"
 
 #include <fitsio.h>
 
@@ -96,11 +98,19 @@ std::vector<double> column(FitsTable& t, const fs::path& path, const char* name,
   return v;
 }
 
+bool has_column(FitsTable& t, const char* name) {
+  int status = 0, number = 0;
+  fits_get_colnum(t.f, CASEINSEN, const_cast<char*>(name), &number, &status);
+  return status == 0;
+}
+
 LightCurveData read_fits_table(const fs::path& path) {
   FitsTable t;
   int status = 0;
   fits_open_table(&t.f, path.string().c_str(), READONLY, &status);
   if (status) fail(path, "not a FITS file with a table in its first extension");
+  // Ours (pipeline/lightcurve: TIME, FLUX, FLUX_ERR, QUALITY) unless it is a TESS/Kepler file.
+  if (!has_column(t, "PDCSAP_FLUX") && has_column(t, "FLUX")) return normalised(read_fits_light_curve_points(path), path);
   long rows = 0;
   fits_get_num_rows(t.f, &rows, &status);
   const auto time = column(t, path, "TIME", rows);
@@ -119,12 +129,27 @@ LightCurveData read_fits_table(const fs::path& path) {
 
 }  // namespace
 
-LightCurveData read_light_curve(const fs::path& path) {
+bool is_fits_light_curve(const fs::path& path) {
   std::string name = path.filename().string();
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   const auto ends = [&](const std::string& e) { return name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0; };
-  if (ends(".fits") || ends(".fit") || ends(".fits.gz")) return read_fits_table(path);
-  return read_csv(path);
+  return ends(".fits") || ends(".fit") || ends(".fits.gz") || lightcurve::starts_like_fits(path);
+}
+
+LightCurveData read_fits_light_curve_points(const fs::path& path) {
+  const auto lc = lightcurve::read_fits_light_curve(path);  // FitsError is a std::runtime_error
+  LightCurveData out;
+  for (std::size_t i = 0; i < lc.bjd_tdb.size(); ++i) {
+    if (lc.quality[i] != 0 || !std::isfinite(lc.flux[i]) || !std::isfinite(lc.flux_err[i]) || !(lc.flux_err[i] > 0)) continue;
+    out.time.push_back(lc.bjd_tdb[i]);
+    out.flux.push_back(lc.flux[i]);
+    out.flux_err.push_back(lc.flux_err[i]);
+  }
+  return out;
+}
+
+LightCurveData read_light_curve(const fs::path& path) {
+  return is_fits_light_curve(path) ? read_fits_table(path) : read_csv(path);
 }
 
 }  // namespace tianyu::pipeline

@@ -163,7 +163,8 @@ SingleTransitResult single_transit_bayes_factor(std::span<const double> time, st
     const double d = o.min_duration_d * std::pow(o.max_duration_d / o.min_duration_d,
                                                  o.durations > 1 ? di / (o.durations - 1.0) : 0.0);
     for (int ti = 0; ti < o.epochs; ++ti) {
-      const double t0 = time.front() + night.span * (ti + 0.5) / o.epochs;
+      const double first = time.front() - o.edge_fraction * d, range = night.span + 2 * o.edge_fraction * d;
+      const double t0 = first + range * (ti + 0.5) / o.epochs;
       const int in_window = fill_window(x, time, t0, d);
       for (const double s : scales) {
         if (in_window < 3) {  // a window over no data leaves the trend alone

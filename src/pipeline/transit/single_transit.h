@@ -19,6 +19,10 @@ struct SingleTransitOptions {
   int durations = 12, epochs = 120, noise_scales = 9;   // grid sizes
   double noise_scale_min = 0.5, noise_scale_max = 2.0;  // log-uniform prior on the error scale
   double depth_prior_sigma = 0.05;  // prior sigma of A2 and A4 (relative flux)
+  // Partial events: the centre of a window of duration d may lie up to edge_fraction x d before
+  // the first point or after the last (0: centres within the night; 0.25: at least a quarter
+  // of the event, its ingress or egress, was observed).
+  double edge_fraction = 0;
 };
 
 struct SingleTransitResult {

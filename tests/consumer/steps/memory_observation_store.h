@@ -32,6 +32,9 @@ class MemoryObservationStore : public ObservationStore {
   std::map<std::uint64_t, std::vector<GoodFrame>> good;
   std::map<std::uint64_t, std::vector<RawFlux>> fluxes;
   std::map<std::uint64_t, std::vector<SourceLightCurve>> curves;
+  std::map<std::uint64_t, SkyPointing> pointings;
+  std::map<std::uint64_t, std::vector<FrameConditions>> conditions;
+  std::map<std::uint64_t, pipeline::Site> sites;
 
   // ---- what the adapter staged
   std::vector<ImageProductRecord> image_products;
@@ -41,6 +44,10 @@ class MemoryObservationStore : public ObservationStore {
   std::map<std::uint64_t, std::vector<RawFlux>> staged_fluxes;  // frame id -> rows replacing its rows
   std::map<std::uint64_t, RelativeFluxRecords> relative_flux;
   std::map<std::uint64_t, std::vector<TransitCandidate>> candidates;
+  std::map<std::uint64_t, ObservationWcsRecord> wcs;
+  std::map<std::uint64_t, std::vector<SourceSky>> sky_positions;
+  std::map<std::uint64_t, ObservationNoiseRecord> noise;
+  std::map<std::uint64_t, std::vector<FrameSystematicsRecord>> systematics;
 
   void add_frame(std::uint64_t observation_id, const RawFrame& raw, double jd, FrameCalibration calibration = {},
                  std::string kind = "science") {
@@ -93,6 +100,18 @@ class MemoryObservationStore : public ObservationStore {
   std::vector<GoodFrame> good_frames(std::uint64_t observation_id) override { return good[observation_id]; }
   std::vector<RawFlux> raw_fluxes(std::uint64_t observation_id) override { return fluxes[observation_id]; }
   std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) override { return curves[observation_id]; }
+  std::optional<SkyPointing> pointing(std::uint64_t observation_id) override {
+    const auto it = pointings.find(observation_id);
+    return it == pointings.end() ? std::nullopt : std::optional<SkyPointing>(it->second);
+  }
+
+  std::vector<FrameConditions> frame_conditions(std::uint64_t observation_id) override {
+    return conditions[observation_id];
+  }
+  std::optional<pipeline::Site> site_location(std::uint64_t observation_id) override {
+    const auto it = sites.find(observation_id);
+    return it == sites.end() ? std::nullopt : std::optional<pipeline::Site>(it->second);
+  }
 
   void stage_image_product(const ImageProductRecord& record) override { image_products.push_back(record); }
   void stage_frame_quality(const FrameQualityRecord& record) override { frame_quality_records.push_back(record); }
@@ -107,8 +126,18 @@ class MemoryObservationStore : public ObservationStore {
   void stage_relative_flux(std::uint64_t observation_id, RelativeFluxRecords records) override {
     relative_flux[observation_id] = std::move(records);
   }
+  void stage_noise_and_systematics(std::uint64_t observation_id, const ObservationNoiseRecord& record,
+                                   std::vector<FrameSystematicsRecord> frames_systematics) override {
+    noise[observation_id] = record;
+    systematics[observation_id] = std::move(frames_systematics);
+  }
   void stage_transit_candidates(std::uint64_t observation_id, std::vector<TransitCandidate> c) override {
     candidates[observation_id] = std::move(c);
+  }
+  void stage_observation_wcs(std::uint64_t observation_id, const ObservationWcsRecord& record,
+                             std::vector<SourceSky> positions) override {
+    wcs[observation_id] = record;
+    sky_positions[observation_id] = std::move(positions);
   }
 };
 

@@ -98,10 +98,53 @@ TEST(RelativeFlux, AFlaringReferenceIsDroppedAndTheCleanOnesKept) {
   // The flare is in its own light curve, measured against the clean references.
   const auto c = curve(r, flaring);
   EXPECT_NEAR(c[80] / c[10], 1.5, 0.05);
-  // Without pruning, the flare would leak into every other star's curve.
+  // Without pruning, the flare would leak into every other star's curve through the plain sum;
+  // weights by scatter alone (Broeg) give the flaring reference so little weight that the
+  // leak is as small as after pruning.
   options.prune_references = false;
+  options.min_weighting_gain = -1;
   const auto unpruned = calibrate_relative_flux(t, options);
   EXPECT_GT(rms_over_mean(curve(unpruned, 0)), 2 * rms_over_mean(curve(r, 0)));
+  options.min_weighting_gain = 0.01;
+  const auto weighted = calibrate_relative_flux(t, options);
+  EXPECT_TRUE(weighted.groups[0].weighted) << weighted.groups[0].weighting;
+  EXPECT_NEAR(rms_over_mean(curve(weighted, 0)), rms_over_mean(curve(r, 0)), 0.15 * rms_over_mean(curve(r, 0)));
+}
+
+TEST(RelativeFlux, ANoisyReferenceIsWeightedDownAndTheTargetsScatterFalls) {
+  // 8 photon-noise references (gain 1, 2e4-1e5 ADU: 0.3-0.7 %) and one, the brightest, with
+  // 4 % of extra noise (a star on a bad column), which no pruning rule drops. With the plain
+  // sum, the 4 % enters every curve in proportion to that star's share of the summed flux
+  // (~1/5: ~0.8 %); weighted by scatter it adds ~0 (its weight falls by (4 %)^2 / (0.5 %)^2).
+  std::mt19937_64 rng(5);
+  auto t = constant_stars(9, 300, rng);
+  std::normal_distribution<double> n01;
+  int noisy = 0;
+  for (int s = 1; s < t.stars; ++s) {
+    if (t.value(s, 0) > t.value(noisy, 0)) noisy = s;
+  }
+  for (int f = 0; f < t.frames; ++f) t.flux[noisy * t.frames + f] *= 1 + 0.04 * n01(rng);
+  RelativeFluxOptions options;
+  options.position_bins_x = options.position_bins_y = 1;
+  options.prune_references = false;
+  const auto weighted = calibrate_relative_flux(t, options);
+  options.min_weighting_gain = -1;
+  const auto plain = calibrate_relative_flux(t, options);
+  const auto& g = weighted.groups.at(0);
+  ASSERT_TRUE(g.weighted) << g.weighting;
+  EXPECT_FALSE(plain.groups.at(0).weighted);
+  const auto at = std::find(g.references.begin(), g.references.end(), noisy) - g.references.begin();
+  EXPECT_LT(g.weights[at], 0.05 * *std::max_element(g.weights.begin(), g.weights.end()));
+  EXPECT_NE(weighted.decision[0].find("weighted by each reference's scatter"), std::string::npos) << weighted.decision[0];
+  for (int s = 0; s < t.stars; ++s) {
+    if (s == noisy) continue;
+    EXPECT_LT(rms_over_mean(curve(weighted, s)), 0.85 * rms_over_mean(curve(plain, s))) << "star " << s;
+    // The propagated errors still match the scatter.
+    std::vector<double> relative_error;
+    const auto c = curve(weighted, s);
+    for (int f = 0; f < t.frames; ++f) relative_error.push_back(weighted.rel_flux_err[s * t.frames + f] / c[f]);
+    EXPECT_NEAR(rms_over_mean(c) / median(relative_error), 1.0, 0.15) << "star " << s;
+  }
 }
 
 TEST(RelativeFlux, EveryStarGetsACurveAndEveryDecisionIsRecorded) {
@@ -203,6 +246,10 @@ TEST(RelativeFluxRecipe, ConstantStarsAtTheirBestRadiusWithTheirPrecision) {
   // CDPP is 0.79 of sigma / sqrt(15) on average here (0.13 star to star, 16 bins a night).
   std::printf("CDPP / (sigma / sqrt 15), mean over 30 constant stars: %.3f\n", cdpp_over_white);
   EXPECT_NEAR(cdpp_over_white, 0.79, 0.08);
+  // Honest errors: the constant stars' reduced chi2 against a constant is 1 (240 points: the
+  // median of several is 1 +- 0.06).
+  EXPECT_NEAR(out.constant_stars_reduced_chi2, 1.0, 0.15);
+  EXPECT_NEAR(out.sources[0].reduced_chi2, 1.0, 0.3);
 }
 
 TEST(RelativeFluxRecipe, AShortNightHasNoCdppAndMismatchedInputsAreRefused) {

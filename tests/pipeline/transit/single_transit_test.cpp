@@ -106,7 +106,7 @@ TEST(TransitSearchRecipe, DurationsFollowTheCadenceAndTheSpan) {
   const auto n = night(1, 0.0);  // 300 points over 0.15 d: 5 cadences = 0.0025 d, under 0.01
   const auto o = recipes::single_transit_options({n.t, n.f, n.e}, {});
   EXPECT_DOUBLE_EQ(o.min_duration_d, 0.01);
-  EXPECT_DOUBLE_EQ(o.max_duration_d, 0.5 * (n.t.back() - n.t.front()));
+  EXPECT_DOUBLE_EQ(o.max_duration_d, 1.0 * (n.t.back() - n.t.front()));  // the whole night (issue 21)
   EXPECT_EQ(o.epochs, 48);
   EXPECT_EQ(o.durations, 8);
   EXPECT_EQ(o.noise_scales, 5);

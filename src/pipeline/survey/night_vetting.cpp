@@ -1,0 +1,181 @@
+#include "pipeline/survey/night_vetting.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "pipeline/robust_stats.h"
+#include "pipeline/survey/wording.h"
+
+namespace tianyu::pipeline::survey {
+namespace {
+
+// Least-squares line through (t - t0, y) of the points outside the box; false with under 2.
+bool fit_line(const LightCurveData& c, double t0, double half, double& a, double& b) {
+  double s = 0, st = 0, stt = 0, sy = 0, sty = 0;
+  for (std::size_t i = 0; i < c.time.size(); ++i) {
+    const double u = c.time[i] - t0;
+    if (std::abs(u) < half) continue;
+    s += 1, st += u, stt += u * u, sy += c.flux[i], sty += u * c.flux[i];
+  }
+  if (s < 2) return false;
+  const double det = s * stt - st * st;
+  if (det <= 1e-18 * s * s) {  // all outside points at one time: a constant
+    a = sy / s, b = 0;
+    return true;
+  }
+  a = (stt * sy - st * sty) / det;
+  b = (s * sty - st * sy) / det;
+  return a > 0;
+}
+
+double std_of_bin_means(const std::vector<double>& residuals, int per_bin) {
+  std::vector<double> means;
+  for (std::size_t i = 0; i + per_bin <= residuals.size(); i += per_bin) {
+    means.push_back(std::accumulate(residuals.begin() + i, residuals.begin() + i + per_bin, 0.0) / per_bin);
+  }
+  return means.size() >= 3 ? mad_std(means) : 0.0;
+}
+
+double edge_distance(const NightSource& s, const NightVettingOptions& o) {
+  if (o.frame_width <= 0 || o.frame_height <= 0) return -1;
+  return std::min({s.x_px, s.y_px, o.frame_width - 1 - s.x_px, o.frame_height - 1 - s.y_px});
+}
+
+// The `count` sources other than `self` nearest by `distance`, appended to `out` once each.
+template <class D>
+void add_nearest(std::size_t self, std::size_t n, int count, D distance, std::vector<std::size_t>& out) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  const auto k = std::min<std::size_t>(static_cast<std::size_t>(count) + 1, n);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](auto i, auto j) { return distance(i) < distance(j); });
+  for (std::size_t i = 0; i < k; ++i) {
+    if (order[i] != self && std::find(out.begin(), out.end(), order[i]) == out.end()) out.push_back(order[i]);
+  }
+}
+
+// The sources compared with `self`: its nearest neighbours on the frame, the nearest in
+// brightness, and every reference.
+std::vector<std::size_t> comparisons_of(std::size_t self, const std::vector<NightSource>& sources,
+                                        const NightVettingOptions& o) {
+  const auto& me = sources[self];
+  std::vector<std::size_t> out;
+  add_nearest(self, sources.size(), o.neighbours,
+              [&](std::size_t j) { return std::pow(sources[j].x_px - me.x_px, 2) + std::pow(sources[j].y_px - me.y_px, 2); },
+              out);
+  if (me.brightness > 0) {
+    add_nearest(self, sources.size(), o.similar_brightness, [&](std::size_t j) {
+      return sources[j].brightness > 0 ? std::abs(std::log(sources[j].brightness / me.brightness)) : 1e300;
+    }, out);
+  }
+  for (std::size_t j = 0; j < sources.size(); ++j) {
+    if (sources[j].is_reference && j != self && std::find(out.begin(), out.end(), j) == out.end()) out.push_back(j);
+  }
+  return out;
+}
+
+void compare_with_field(NightVetting& v, const NightCandidate& c, const std::vector<LightCurveData>& curves,
+                        const std::vector<NightSource>& sources, const NightVettingOptions& o) {
+  for (const auto j : comparisons_of(c.curve, sources, o)) {
+    const auto dip = measure_box_dip(curves[j], c.t0, c.duration);
+    if (dip.points_in < o.min_points_in || dip.points_out < o.min_points_out) continue;
+    ++v.comparisons;
+    v.comparisons_dipping += dip.snr() > o.comparison_snr;
+  }
+}
+
+void judge(NightVetting& v, const NightSource& s, const NightCandidate& c, const NightVettingOptions& o) {
+  std::vector<std::string> fails, notes;
+  const auto& d = v.dip;
+  if (d.points_in < o.min_points_in) fails.push_back(format("only %d points in the event", d.points_in));
+  if (d.points_out < o.min_points_out) fails.push_back(format("only %d points outside the event", d.points_out));
+  if (d.points_in >= o.min_points_in && d.snr() < o.min_depth_snr) {
+    fails.push_back(format("depth %.2f %% is %.1f times its error from the light curve's own scatter "
+                                "(%.2f %% per point), under %g",
+                                100 * d.depth, d.snr(), 100 * d.scatter, o.min_depth_snr));
+  }
+  if (v.edge_distance_px >= 0 && v.edge_distance_px < o.min_edge_distance_px) {
+    fails.push_back(format("%.1f px from the frame edge (the drifting field cuts its aperture)", v.edge_distance_px));
+  }
+  if (v.coverage < o.min_coverage) {
+    fails.push_back(format("clean points in only %.0f %% of the night's frames", 100 * v.coverage));
+  }
+  const double saturated = s.frames > 0 ? double(s.saturated_points) / s.frames : 0.0;
+  if (saturated > o.max_saturated_fraction) {
+    fails.push_back(format("saturated in %d of %d frames", s.saturated_points, s.frames));
+  } else if (s.saturated_points > 0) {
+    notes.push_back(format("saturated in %d frames (left out)", s.saturated_points));
+  }
+  if (v.comparisons >= 3 && v.comparisons_dipping > o.max_comparisons_dipping * v.comparisons) {
+    fails.push_back(format("the same dip in %d of %d neighbours, stars of its brightness and references: systematics",
+                                v.comparisons_dipping, v.comparisons));
+  }
+  if (c.depth > o.max_planet_depth) {
+    fails.push_back(format("depth %.0f %%: deeper than any planet (an eclipsing binary or a bad measurement)",
+                           100 * c.depth));
+  }
+  v.passed = fails.empty();
+  v.reasons = std::move(fails);
+  v.reasons.insert(v.reasons.end(), notes.begin(), notes.end());
+}
+
+}  // namespace
+
+BoxDip measure_box_dip(const LightCurveData& c, double t0, double duration) {
+  BoxDip dip;
+  const double half = 0.5 * duration;
+  double a = 0, b = 0;
+  if (!fit_line(c, t0, half, a, b)) return dip;
+  std::vector<double> out_residuals;
+  double in_sum = 0;
+  for (std::size_t i = 0; i < c.time.size(); ++i) {
+    const double u = c.time[i] - t0;
+    const double r = c.flux[i] / (a + b * u) - 1;
+    if (std::abs(u) < half) {
+      ++dip.points_in, in_sum += r;
+    } else {
+      out_residuals.push_back(r);
+    }
+  }
+  dip.points_out = static_cast<int>(out_residuals.size());
+  if (dip.points_in == 0 || dip.points_out < 2) return dip;
+  dip.depth = -in_sum / dip.points_in;
+  dip.scatter = mad_std(out_residuals);
+  const double white = dip.scatter / std::sqrt(double(dip.points_in));
+  dip.depth_err = std::max(white, std_of_bin_means(out_residuals, dip.points_in));
+  return dip;
+}
+
+std::string NightVetting::reasons_text() const {
+  std::string out;
+  for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r;
+  return out.empty() ? "passed every test" : out;
+}
+
+std::vector<NightVetting> vet_night(const std::vector<LightCurveData>& curves, const std::vector<NightSource>& sources,
+                                    const std::vector<NightCandidate>& candidates, const NightVettingOptions& o) {
+  std::vector<NightVetting> out;
+  for (const auto& c : candidates) {
+    NightVetting v;
+    v.curve = c.curve;
+    const auto& s = sources[c.curve];
+    v.dip = measure_box_dip(curves[c.curve], c.t0, c.duration);
+    v.edge_distance_px = edge_distance(s, o);
+    v.coverage = s.frames > 0 ? double(curves[c.curve].time.size()) / s.frames : 1.0;
+    compare_with_field(v, c, curves, sources, o);
+    judge(v, s, c, o);
+    out.push_back(std::move(v));
+  }
+  std::vector<std::size_t> order(out.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto i, auto j) {
+    if (out[i].passed != out[j].passed) return out[i].passed;
+    return candidates[i].ln_bayes_factor > candidates[j].ln_bayes_factor;
+  });
+  for (std::size_t r = 0; r < order.size(); ++r) out[order[r]].rank = static_cast<int>(r) + 1;
+  return out;
+}
+
+}  // namespace tianyu::pipeline::survey
