@@ -16,7 +16,7 @@ command -v "$CXX" > /dev/null || { echo "cross-build-mingw: $CXX not found (scri
 out="$ROOT/build/mingw"
 mkdir -p "$out/include" "$out/obj"
 # Only these headers from the host: the host's /usr/include would bring glibc along.
-for h in fitsio.h longnam.h sep.h nanoflann.hpp amqp.h amqp_framing.h amqp_tcp_socket.h mysql_connection.h \
+for h in fitsio.h longnam.h sep.h nanoflann.hpp httplib.h amqp.h amqp_framing.h amqp_tcp_socket.h mysql_connection.h \
          mysql_driver.h mysql_error.h; do
   cp -u "/usr/include/$h" "$out/include/"
 done

@@ -61,17 +61,16 @@ json rejected(db::Connection& c, std::uint64_t id) {
 
 json optional_number(const db::Row& r, std::size_t i) { return r.is_null(i) ? json(nullptr) : json(r.f64(i)); }
 
-// Per science frame over time: background, transparency, airmass, dx/dy (and FWHM once the
-// selection records it per frame: frame_quality.fwhm_px).
+// Per science frame over time: FWHM, background, transparency, airmass, dx/dy. The relative_flux
+// step measures each good frame's systematics (frame_systematics); a frame it has not measured
+// (rejected, or the night still running) shows its header airmass and its alignment.
 json diagnostics(db::Connection& c, std::uint64_t id) {
-  const bool has_fwhm = c.query_one(
-      "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-      "AND TABLE_NAME = 'frame_quality' AND COLUMN_NAME = 'fwhm_px'").i64(0) > 0;
   json out = json::array();
   for (const auto& r : c.query(
-           std::string("SELECT f.frame_id, f.jd_utc_mid, f.airmass, q.background_rms_adu, q.transparency, "
-                       "q.dx, q.dy, q.good, i.background_adu, ") + (has_fwhm ? "q.fwhm_px" : "NULL") +
-           " FROM raw_frame f LEFT JOIN frame_quality q ON q.frame_id = f.frame_id "
+           "SELECT f.frame_id, f.jd_utc_mid, COALESCE(s.airmass, f.airmass), q.background_rms_adu, "
+           "COALESCE(s.transparency, q.transparency), q.dx, q.dy, q.good, COALESCE(s.background_adu, i.background_adu), "
+           "s.fwhm_px FROM raw_frame f LEFT JOIN frame_quality q ON q.frame_id = f.frame_id "
+           "LEFT JOIN frame_systematics s ON s.frame_id = f.frame_id "
            "LEFT JOIN image_product i ON i.frame_id = f.frame_id AND i.kind = 'calibrated' "
            "WHERE f.observation_id = ? AND f.kind = 'science' ORDER BY f.jd_utc_mid, f.frame_id", {id})) {
     out.push_back({{"frame_id", r.u64(0)}, {"jd_utc", optional_number(r, 1)}, {"airmass", optional_number(r, 2)},

@@ -54,9 +54,22 @@ bash scripts/site.sh up --env "$work/site.env" --project "$project" --prebuilt "
   || { cat "$work/up.log"; fail "scripts/site.sh up failed"; }
 grep -E "images ready|up in" "$work/up.log"
 echo "PASS: scripts/site.sh up built the images and started the site in $((SECONDS - up_started)) s"
+# A daemon that lost a race with a starting broker exits and its restart policy brings it back:
+# each service must have a running container within 60 s.
 for service in mariadb rabbitmq manager consumer-general consumer-bigram; do
-  "$engine" ps --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" \
-    --format '{{.Names}}' | grep -q . || fail "no running $service container"
+  for ((i = 0; i < 30; i++)); do
+    "$engine" ps --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" \
+      --format '{{.Names}}' | grep -q . && break
+    sleep 2
+  done
+  if (( i == 30 )); then
+    "$engine" ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}} {{.Status}}'
+    for c in $("$engine" ps -a --filter "label=com.docker.compose.project=$project" \
+                 --filter "label=com.docker.compose.service=$service" --format '{{.Names}}'); do
+      "$engine" logs "$c" 2>&1 | tail -5
+    done
+    fail "no running $service container"
+  fi
 done
 echo "PASS: database, broker, manager and consumers of groups general and bigram run in containers"
 

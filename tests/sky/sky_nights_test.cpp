@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pipeline/astrometry/wcs.h"
 #include "pipeline/lightcurve/fits_light_curve.h"
 #include "pipeline/sim/night.h"
 #include "support/live_services.h"
@@ -137,6 +138,17 @@ TEST_F(SkyNights, EveryNightIsSolvedNearTheTruePointing) {
     EXPECT_GE(w.i64(3), 10) << "night " << n;
     std::printf("night %d: solved, %lld catalogue stars, rms %.3f\"\n", n, static_cast<long long>(w.i64(3)), w.f64(4));
   }
+}
+
+// The exported template carries the solution as FITS WCS cards: any source's pixel position
+// through them gives its stored RA/Dec.
+TEST_F(SkyNights, TheExportedTemplateCarriesTheWcs) {
+  const auto wcs = pipeline::astrometry::read_wcs_file(out(1) / "template.fits");
+  const auto s = c_->query_one("SELECT x_px, y_px, ra_deg, dec_deg FROM source WHERE observation_id = ? "
+                               "ORDER BY source_id LIMIT 1", {observation(1)});
+  const auto sky = wcs.pixel_to_sky(s.f64(0), s.f64(1));
+  EXPECT_NEAR(sky.ra_deg, s.f64(2), 1e-7);
+  EXPECT_NEAR(sky.dec_deg, s.f64(3), 1e-7);
 }
 
 TEST_F(SkyNights, SourcePositionsMatchTheTruthToATenthOfAPixel) {

@@ -42,7 +42,7 @@ class FitsFile {
                            "will not help");
     }
     int status = 0;
-    if (fits_open_diskfile(&f_, path.c_str(), READONLY, &status)) fail(path, "cannot open as FITS", status);
+    if (fits_open_diskfile(&f_, path.string().c_str(), READONLY, &status)) fail(path, "cannot open as FITS", status);
   }
   ~FitsFile() {
     int status = 0;
