@@ -51,6 +51,26 @@ class DispatchBench : public ProcessFlow {
     return rate;
   }
 
+  // One message at a time through a quorum work queue, as a chain link sees it: published
+  // (persistent), delivered, acked; milliseconds per round trip.
+  double broker_round_trip_ms(int n) {
+    broker::Connection pub(broker::settings_from(config_.broker), "bench publisher");
+    broker::Connection sub(broker::settings_from(config_.broker), "bench consumer");
+    queues::declare_work_queue(pub, site_, "bench-rtt");
+    const auto queue = queues::work_queue(site_, "bench-rtt");
+    sub.consume(queue, 1);
+    const auto t = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      pub.publish("", queue, "{}");
+      auto d = sub.next_delivery(5s);
+      if (!d) throw Error("broker round trip: no delivery within 5 s");
+      sub.ack(d->delivery_tag);
+    }
+    const double ms = 1000.0 * seconds_since(t) / n;
+    pub.delete_queue(queue);
+    return ms;
+  }
+
   double database_floor(int n) {
     c_->execute("CREATE TABLE bench_row (id INT PRIMARY KEY, state VARCHAR(16), n INT) ENGINE=InnoDB");
     c_->execute("INSERT INTO bench_row VALUES (1, 'a', 0)");
@@ -78,6 +98,15 @@ class DispatchBench : public ProcessFlow {
     const double elapsed = seconds_since(t);
     daemons_.clear();
     return elapsed;
+  }
+
+  // Milliseconds per link of a chain of `length` noops with one consumer, with the consumer
+  // handing off the children its commit made ready, or leaving them to the manager.
+  double chain_ms(int length, bool hand_off) {
+    extra_env_["TIANYU_CONSUMER_HAND_OFF_CHILDREN"] = hand_off ? "1" : "0";
+    const double ms = 1000.0 * run(chain(length), 1) / length;
+    extra_env_.erase("TIANYU_CONSUMER_HAND_OFF_CHILDREN");
+    return ms;
   }
 
   std::vector<ProcessSpec> independent(int n) {
@@ -110,10 +139,12 @@ int main() {
   b.Prepare();
   const double broker = b.broker_floor(n);
   const double database = b.database_floor(n);
+  const double round_trip_ms = b.broker_round_trip_ms(300);
   const double one = n / b.run(b.independent(n), 1);
   const double two = n / b.run(b.independent(n), 2);
   const double two_wide = n / b.run(b.independent(n), 2, 8);
-  const double chain_ms = 1000.0 * b.run(b.chain(chain_length), 1) / chain_length;
+  const double chain_manager_ms = b.chain_ms(chain_length, false);
+  const double chain_ms = b.chain_ms(chain_length, true);
   b.Finish();
 
   const nlohmann::json out = {
@@ -127,6 +158,12 @@ int main() {
       {"ratio_2_consumers_to_1", two / one},
       {"ratio_8_workers_to_2", two_wide / two},
       {"chain_overhead_ms_per_process", chain_ms},
+      {"chain_overhead_ms_per_process_manager_dispatch", chain_manager_ms},
+      {"ratio_hand_off_to_manager_dispatch", chain_ms / chain_manager_ms},
+      {"baseline_broker_round_trip_ms", round_trip_ms},
+      {"baseline_db_guarded_tx_ms", 1000.0 / database},
+      // A chain link needs at least one broker round trip and two commits (start, success).
+      {"chain_overhead_over_floor", chain_ms / (round_trip_ms + 2000.0 / database)},
       {"published_python_overhead_ms", 21.0},
       {"speedup_vs_published_overhead", 21.0 / chain_ms}};
   std::cout << out.dump(2) << "\n";

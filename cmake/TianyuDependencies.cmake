@@ -1,6 +1,7 @@
 # Finds every design-card dependency: from Debian 12 packages on Linux, from vcpkg (vcpkg.json,
-# CMakePresets.json) on Windows. A missing one stops the configure step with the Debian package
-# that provides it and the script that installs it.
+# CMakePresets.json) on Windows, from the prefix of scripts/windows/build-deps.sh when
+# cross-building for Windows with MinGW. A missing one stops the configure step with the Debian
+# package that provides it and the script that installs it.
 
 set(_tianyu_install_hint "Run scripts/setup-deps.sh (as root) to install every dependency.")
 
@@ -27,6 +28,54 @@ function(tianyu_find_c_library name header library package)
     INTERFACE_INCLUDE_DIRECTORIES "${${name}_INCLUDE_DIR}")
   message(STATUS "Found ${name}: ${${name}_LIBRARY}")
 endfunction()
+
+# A static library of the Windows prefix as tianyu::<name>, with what it needs at link time.
+function(tianyu_prefix_library name prefix library)
+  cmake_parse_arguments(ARG "" "" "DEFINES;LINKS" ${ARGN})
+  if(NOT EXISTS ${prefix}/lib/${library})
+    message(FATAL_ERROR "Missing ${prefix}/lib/${library}: run scripts/windows/build-deps.sh")
+  endif()
+  add_library(tianyu::${name} STATIC IMPORTED GLOBAL)
+  set_target_properties(tianyu::${name} PROPERTIES
+    IMPORTED_LOCATION ${prefix}/lib/${library}
+    INTERFACE_INCLUDE_DIRECTORIES ${prefix}/include
+    INTERFACE_COMPILE_DEFINITIONS "${ARG_DEFINES}"
+    INTERFACE_LINK_LIBRARIES "${ARG_LINKS}")
+endfunction()
+
+# A header-only library of the Windows prefix (linked there from the Debian headers).
+function(tianyu_prefix_headers target prefix)
+  add_library(${target} INTERFACE IMPORTED GLOBAL)
+  set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${prefix}/include)
+endfunction()
+
+macro(tianyu_use_windows_prefix prefix)
+  message(STATUS "Windows libraries from ${prefix}")
+  # M_PI and friends, as glibc gives them to g++ on Linux (_GNU_SOURCE): MinGW's strict C++20
+  # mode hides them otherwise.
+  add_compile_definitions(_USE_MATH_DEFINES)
+  set(_win_sockets ws2_32 advapi32 shlwapi crypt32 secur32)
+  tianyu_prefix_library(zlib ${prefix} libz.a)
+  tianyu_prefix_library(cfitsio ${prefix} libcfitsio.a LINKS tianyu::zlib)
+  tianyu_prefix_library(sep ${prefix} libsep.a)
+  tianyu_prefix_library(rabbitmq ${prefix} liblibrabbitmq.4.a DEFINES AMQP_STATIC LINKS "${_win_sockets}")
+  tianyu_prefix_library(mariadbclient ${prefix} mariadb/libmariadbclient.a LINKS "tianyu::zlib;${_win_sockets}")
+  # CPPCONN_PUBLIC_FUNC empty: the static Connector/C++ exports nothing (no dllimport).
+  tianyu_prefix_library(mysqlcppconn ${prefix} libmysqlcppconn.a DEFINES CPPCONN_PUBLIC_FUNC=
+    LINKS tianyu::mariadbclient)
+  tianyu_prefix_headers(nlohmann_json::nlohmann_json ${prefix})
+  tianyu_prefix_headers(Eigen3::Eigen ${prefix})
+  tianyu_prefix_headers(CLI11::CLI11 ${prefix})
+  find_package(spdlog CONFIG REQUIRED PATHS ${prefix} NO_DEFAULT_PATH)
+  find_package(Threads REQUIRED)
+endmacro()
+
+# A MinGW cross-build against the static libraries of scripts/windows/build-deps.sh (the
+# toolchain file cmake/mingw-w64-x86_64.cmake, -DTIANYU_WINDOWS_PREFIX=<its prefix>).
+if(CMAKE_CROSSCOMPILING AND WIN32 AND TIANYU_WINDOWS_PREFIX)
+  tianyu_use_windows_prefix(${TIANYU_WINDOWS_PREFIX})
+  return()
+endif()
 
 tianyu_find_c_library(rabbitmq amqp.h "rabbitmq;rabbitmq.4;librabbitmq.4" librabbitmq-dev)
 tianyu_find_c_library(mysqlcppconn cppconn/driver.h "mysqlcppconn;mysqlcppconn8" libmysqlcppconn-dev)

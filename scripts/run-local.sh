@@ -3,7 +3,7 @@
 #
 #   scripts/run-local.sh --raw DIR --out OUT [--target NAME] [--target-ra RA --target-dec DEC]
 #                        [--consumers N] [--fan-out K] [--calibration JSON] [--photometry JSON]
-#                        [--plot-near X,Y ...] [--database NAME] [--no-build] [--web]
+#                        [--plot-near X,Y ...] [--field-search JSON] [--database NAME] [--no-build] [--web]
 #
 # Builds what is needed, starts the local MariaDB and RabbitMQ, migrates, registers OUT/site as
 # a site whose raw/ links to DIR (frames stay where they are), ingests DIR (searched
@@ -15,12 +15,14 @@
 # local MariaDB (tests use a scratch one); --no-build trusts build/bin as it is. --web also runs
 # tianyu-web (the operators' read-only pages) under the reader account on $TIANYU_WEB_LISTEN
 # (default 127.0.0.1:8080), prints its URL, and stops it at the end (on a terminal, after Enter).
+# --field-search JSON ends the night with the periodic search of its field across every night
+# run into the same database (field_search parameters, e.g. '{}').
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 raw="" out="" target="" ra="" dec="" consumers=2 fan_out=8 calibration="{}" photometry="{}"
-plots=() database="" build=1 web=0
+plots=() database="" build=1 web=0 search=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --raw) raw=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --calibration) calibration=$2; shift 2 ;;
     --photometry) photometry=$2; shift 2 ;;
     --plot-near) plots+=(--plot-near "$2"); shift 2 ;;
+    --field-search) search=(--field-search "$2"); shift 2 ;;
     --database) database=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --web) web=1; shift ;;
@@ -91,7 +94,7 @@ count() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<< "$2"; }
 if [[ $(count total "$(counts)") -eq 0 ]]; then
   say "publish the pipeline of observation $observation"
   "$bin/tianyu-publish" pipeline --observation "$observation" --fan-out "$fan_out" \
-    --calibration "$calibration" --photometry "$photometry"
+    --calibration "$calibration" --photometry "$photometry" "${search[@]}"
 else
   say "observation $observation already has its pipeline; running what is left of it"
 fi

@@ -21,8 +21,10 @@ packages=(
   universal-ctags
   # light-curve plots of tianyu-publish export --plot-near
   gnuplot-nox
-  # the Windows cross-build of the portable part (scripts/cross-build-mingw.sh)
-  g++-mingw-w64-x86-64-posix file
+  # the Windows consumer (scripts/cross-build-mingw.sh): MinGW-w64, the libraries' Debian
+  # sources (apt-get source needs dpkg-dev; bzip2, xz-utils unpack them), Boost's headers for
+  # Connector/C++ 1.1, and Wine to run it in the tests (tests/windows)
+  g++-mingw-w64-x86-64-posix file dpkg-dev bzip2 xz-utils libboost-dev wine64
   # validating docker/ (no Docker engine runs here; tests/docker reads the resolved files)
   docker-compose python3-yaml
   # the cross-check of our BLS against astropy's (a reference peer in tests, never at run time)

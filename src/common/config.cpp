@@ -73,6 +73,8 @@ std::vector<Field> fields_of(Config& c) {
       {"consumer.workers", &c.consumer.workers, {1, 256}},
       {"consumer.prefetch", &c.consumer.prefetch, {0, 65535}},
       {"consumer.lease_s", &c.consumer.lease_s, {1, 86400}},
+      {"consumer.hand_off_children", &c.consumer.hand_off_children, {0, 1}},
+      {"consumer.continue_chains", &c.consumer.continue_chains, {0, 1}},
       {"consumer.site_root", &c.consumer.site_root, {}, {}, true},
       {"site", &c.site},
       {"group", &c.group},

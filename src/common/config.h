@@ -97,6 +97,14 @@ struct ConsumerConfig {
   int workers = 2;       // worker threads, each with its own database connection
   int prefetch = 0;      // unacked deliveries, at most workers; 0 means equal to workers
   int lease_s = 30;      // a running process whose lease is this old is given to another
+  // 1: the success transaction of a step also queues the dependents it made ready and the
+  // consumer publishes them itself (after the commit, confirmed, then marked published; the
+  // manager republishes any it never confirmed), saving a chain the manager's round trip.
+  // 0: the manager dispatches them on the consumer's kick.
+  int hand_off_children = 1;
+  // 1 (with hand_off_children): the worker whose commit queued a dependent of this consumer's
+  // own site and group runs it next itself, claimed from its row with no message in between.
+  int continue_chains = 1;
   std::string site_root; // empty: the site's root_path recorded in the database
 };
 

@@ -30,8 +30,15 @@ void request_stop() {
 }
 
 #ifdef _WIN32
-BOOL WINAPI on_console_event(DWORD) {
+BOOL WINAPI on_console_event(DWORD event) {
   request_stop();
+  if (event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT || event == CTRL_SHUTDOWN_EVENT) {
+    // Returning would let Windows end the process at once. Waiting here (this handler has its
+    // own thread) gives the drain the system's grace period (about 5 s for a closed console);
+    // the process ends, and this wait with it, as soon as main returns. A step still running
+    // then is retried from its lease, as after any kill.
+    ::Sleep(INFINITE);
+  }
   return TRUE;
 }
 #else

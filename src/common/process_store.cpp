@@ -90,10 +90,30 @@ void with_retries(db::Connection& c, const std::function<void()>& body,
   retrying(c, body, patience, false);
 }
 
+namespace {
+
+// ready -> queued (attempt + 1) for `ids`, locked by the caller's transaction, with their
+// dispatch logged under `claimer` (a manager, or the consumer whose commit made them ready).
+std::vector<Dispatch> queue_locked(db::Connection& c, const std::vector<std::uint64_t>& ids,
+                                   const std::string& claimer) {
+  if (ids.empty()) return {};
+  const std::string in = id_list(ids);
+  c.execute(fmt::format(
+      "UPDATE process SET state = 'queued', attempt = attempt + 1, queued_at = NOW(6), "
+      "published_at = NULL WHERE process_id IN ({}) AND state = 'ready'",
+      in));
+  c.execute(fmt::format(
+      "INSERT INTO dispatch_log (process_id, attempt, manager_id) "
+      "SELECT process_id, attempt, ? FROM process WHERE process_id IN ({})", in),
+            {claimer});
+  return read_dispatches(c, fmt::format("p.process_id IN ({})", in));
+}
+
+}  // namespace
+
 std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::string& manager_id) {
   std::vector<Dispatch> claimed;
   with_transaction(c, [&] {
-    claimed.clear();
     // The claim index starts with the state, so the lock covers only the rows we take; rows
     // another manager holds are skipped, not waited for.
     std::vector<std::uint64_t> ids;
@@ -103,17 +123,7 @@ std::vector<Dispatch> claim_ready(db::Connection& c, int limit, const std::strin
              limit))) {
       ids.push_back(r.u64(0));
     }
-    if (ids.empty()) return;
-    const std::string in = id_list(ids);
-    c.execute(fmt::format(
-        "UPDATE process SET state = 'queued', attempt = attempt + 1, queued_at = NOW(6), "
-        "published_at = NULL WHERE process_id IN ({}) AND state = 'ready'",
-        in));
-    c.execute(fmt::format(
-        "INSERT INTO dispatch_log (process_id, attempt, manager_id) "
-        "SELECT process_id, attempt, ? FROM process WHERE process_id IN ({})", in),
-              {manager_id});
-    claimed = read_dispatches(c, fmt::format("p.process_id IN ({})", in));
+    claimed = queue_locked(c, ids, manager_id);
   });
   return claimed;
 }
@@ -237,12 +247,58 @@ std::optional<ClaimedProcess> start(db::Connection& c, std::uint64_t process_id,
   return claimed;
 }
 
+namespace {
+
+// The dependents `process_id`'s success makes ready, queued in the same transaction: waiting
+// -> queued (attempt + 1) in the UPDATE that decrements their counters, so no manager ever sees
+// them ready and none is queued twice. The first of `here`'s site and group goes on straight
+// to running under `consumer_id` (a chain's continuation). Returns how many counters moved.
+std::uint64_t queue_released(db::Connection& c, std::uint64_t process_id, const std::string& consumer_id,
+                             HandOff& hand_off, const ContinueHere* here) {
+  // Single-table UPDATE: assignments run left to right, so every IF sees the old counter.
+  const auto decremented = c.execute(
+      "UPDATE process SET queued_at = IF(pending_deps = 1, NOW(6), queued_at), "
+      "attempt = IF(pending_deps = 1, attempt + 1, attempt), "
+      "state = IF(pending_deps = 1, 'queued', state), published_at = NULL, "
+      "not_before = NOW(6), pending_deps = pending_deps - 1 "
+      "WHERE state = 'waiting' AND process_id IN "
+      "(SELECT process_id FROM process_dependency WHERE depends_on_id = ?)",
+      {process_id});
+  if (decremented == 0) return 0;
+  auto queued = read_dispatches(c, fmt::format("p.state = 'queued' AND p.pending_deps = 0 AND p.published_at IS NULL "
+                                               "AND p.process_id IN (SELECT process_id FROM process_dependency "
+                                               "WHERE depends_on_id = {})", process_id));
+  if (queued.empty()) return decremented;
+  std::vector<std::uint64_t> ids;
+  for (const auto& d : queued) ids.push_back(d.process_id);
+  c.execute(fmt::format("INSERT INTO dispatch_log (process_id, attempt, manager_id) "
+                        "SELECT process_id, attempt, ? FROM process WHERE process_id IN ({})", id_list(ids)),
+            {consumer_id});
+  const auto mine = here ? std::find_if(queued.begin(), queued.end(), [&](const Dispatch& d) {
+                             return d.site == here->site && d.group == here->group;
+                           })
+                         : queued.end();
+  if (mine != queued.end() &&
+      c.execute("UPDATE process SET state = 'running', lease_owner = ?, lease_until = NOW(6) + INTERVAL ? SECOND, "
+                "started_at = NOW(6) WHERE process_id = ? AND attempt = ? AND state = 'queued'",
+                {consumer_id, std::int64_t{here->lease_s}, mine->process_id, std::uint64_t{mine->attempt}}) == 1) {
+    hand_off.continued = *mine;
+    queued.erase(mine);
+  }
+  hand_off.queued = std::move(queued);
+  return decremented;
+}
+
+}  // namespace
+
 bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                     const std::string& consumer_id,
-                    const std::function<void(db::Connection&)>& writes, bool* children_ready) {
+                    const std::function<void(db::Connection&)>& writes, bool* children_ready,
+                    HandOff* hand_off, const ContinueHere* here) {
   bool committed = false;
   with_transaction(c, [&] {
     committed = false;
+    if (hand_off) *hand_off = HandOff{};
     const auto n = c.execute(
         "UPDATE process SET state = 'success', finished_at = NOW(6), last_consumer = lease_owner, lease_owner = NULL, "
         "lease_until = NULL, error = NULL, resource_waits = 0 "
@@ -250,19 +306,27 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
         {process_id, std::uint64_t{attempt}, consumer_id});
     if (n == 0) return;  // fenced out: the transaction commits nothing
     if (writes) writes(c);
-    // Single-table UPDATE: assignments run left to right, so the IF sees the old counter.
-    const auto decremented = c.execute(
-        "UPDATE process SET state = IF(pending_deps = 1, 'ready', state), "
-        "not_before = NOW(6), pending_deps = pending_deps - 1 "
-        "WHERE state = 'waiting' AND process_id IN "
-        "(SELECT process_id FROM process_dependency WHERE depends_on_id = ?)",
-        {process_id});
-    if (children_ready) *children_ready = decremented > 0;
+    if (hand_off) {
+      queue_released(c, process_id, consumer_id, *hand_off, here);
+      if (children_ready) *children_ready = false;
+    } else {
+      // Single-table UPDATE: assignments run left to right, so the IF sees the old counter.
+      const auto decremented = c.execute(
+          "UPDATE process SET state = IF(pending_deps = 1, 'ready', state), "
+          "not_before = NOW(6), pending_deps = pending_deps - 1 "
+          "WHERE state = 'waiting' AND process_id IN "
+          "(SELECT process_id FROM process_dependency WHERE depends_on_id = ?)",
+          {process_id});
+      if (children_ready) *children_ready = decremented > 0;
+    }
     committed = true;
   });
   if (!committed) {
+    if (hand_off) *hand_off = HandOff{};
     // Fenced out, or an earlier try's COMMIT went through and only its reply was lost. Only
-    // this attempt's runner can make it a success, so a success at this attempt is ours.
+    // this attempt's runner can make it a success, so a success at this attempt is ours (any
+    // dependents it queued are published by the manager once their confirm is overdue, and a
+    // continuation it claimed runs again once its lease expires).
     with_retries(c, [&] {
       const auto rows = c.query("SELECT state FROM process WHERE process_id = ? AND attempt = ?",
                                 {process_id, std::uint64_t{attempt}});
@@ -271,6 +335,18 @@ bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t a
     if (committed && children_ready) *children_ready = true;  // unknown: a spare kick is harmless
   }
   return committed;
+}
+
+bool release_unstarted(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                       const std::string& consumer_id) {
+  std::uint64_t n = 0;
+  with_retries(c, [&] {
+    n = c.execute("UPDATE process SET state = 'queued', lease_owner = NULL, lease_until = NULL, started_at = NULL, "
+                  "queued_at = NOW(6), published_at = NULL "
+                  "WHERE process_id = ? AND attempt = ? AND state = 'running' AND lease_owner = ?",
+                  {process_id, std::uint64_t{attempt}, consumer_id});
+  });
+  return n == 1;
 }
 
 bool finish_failure(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,

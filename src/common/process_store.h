@@ -85,11 +85,34 @@ std::optional<ClaimedProcess> start(db::Connection& c, std::uint64_t process_id,
                                     int lease_s, const std::string& site, const std::string& group);
 // In one transaction: fenced running -> success, the step's own writes, and the dependents'
 // pending counters. Returns false when fenced out (the lease was lost): nothing is written.
-// `children_ready` tells whether any dependent became ready. A DbError from `writes` that a
-// retry cannot fix (a constraint or data error) is thrown at once, unretried.
+// What a success transaction did with the dependents it released (consumer.hand_off_children).
+struct HandOff {
+  std::vector<Dispatch> queued;       // queued (attempt + 1), for the caller to publish
+  std::optional<Dispatch> continued;  // already running under the caller: run it next
+};
+// Where the caller runs: a released dependent of this site and group may continue the chain.
+struct ContinueHere {
+  std::string site;
+  std::string group;
+  int lease_s = 30;
+};
+
+// `children_ready` tells whether any dependent became ready that the manager must dispatch.
+// With `hand_off`, the dependents this commit releases are queued in the same transaction
+// (logged under `consumer_id`) and returned for the caller to publish after the commit; any it
+// does not get confirmed are republished by the manager (unpublished()), so the outbox rule
+// holds. With `here` too, one of them of that site and group is claimed for the caller (running
+// under its lease). A DbError from `writes` that a retry cannot fix (a constraint or data error)
+// is thrown at once, unretried.
 bool finish_success(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
                     const std::string& consumer_id,
-                    const std::function<void(db::Connection&)>& writes, bool* children_ready);
+                    const std::function<void(db::Connection&)>& writes, bool* children_ready,
+                    HandOff* hand_off = nullptr, const ContinueHere* here = nullptr);
+// A continuation claimed by finish_success that its consumer will not run (it is stopping):
+// running -> queued at the same attempt, unpublished (the caller publishes it, else the manager
+// does). Returns false when the row is no longer this consumer's.
+bool release_unstarted(db::Connection& c, std::uint64_t process_id, std::uint32_t attempt,
+                       const std::string& consumer_id);
 // Fenced running -> retry_wait, or failed (with dependents cancelled) when `permanent` or the
 // attempt budget is spent. Returns false when fenced out.
 // `spends_attempt` false (a transient resource fault: a full disk, an I/O error) retries the

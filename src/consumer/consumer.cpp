@@ -16,6 +16,7 @@
 #include "common/process_store.h"
 #include "common/queues.h"
 #include "common/site_store.h"
+#include "consumer/hand_off.h"
 #include "consumer/work_hand_over.h"
 #include "pipeline/failure.h"
 
@@ -90,25 +91,65 @@ class Worker {
                     message->process_id, message->attempt);
       return out;
     }
+    execute({message->process_id, message->attempt}, *claimed, running, out);
+    return out;
+  }
+
+  // A chain goes on in this worker: the dependent of this consumer's own (site, group) that
+  // `finished`'s success transaction claimed for it (running under its lease, as a delivery's
+  // claim would leave it). No message is needed: the row is the work, and an attempt that dies
+  // here is retried by its lease as any other.
+  std::optional<std::pair<AttemptKey, process::ClaimedProcess>> claim_continuation(Outcome& finished) {
+    if (!finished.continued) return std::nullopt;
+    const auto d = std::move(*finished.continued);
+    finished.continued.reset();
+    return std::make_pair(AttemptKey{d.process_id, d.attempt},
+                          process::ClaimedProcess{d.command, d.params, d.site, d.group,
+                                                  {d.max_attempts, d.attempt_floor}});
+  }
+
+  // A stop came between the commit that claimed a continuation and its run: the claim goes
+  // back to queued (the same attempt, never started) and the I/O thread publishes it.
+  void release_continuation(Outcome& finished) {
+    if (!finished.continued) return;
+    const auto d = std::move(*finished.continued);
+    finished.continued.reset();
+    try {
+      if (process::release_unstarted(*db_, d.process_id, d.attempt, s_.consumer_id)) finished.handed_off.push_back(d);
+    } catch (const std::exception& e) {  // its lease expires and the manager retries it
+      spdlog::warn("process {} attempt {}: cannot hand back the chain's next step: {}", d.process_id, d.attempt,
+                   e.what());
+    }
+  }
+
+  // Runs a continuation claimed above; its outcome settles no delivery.
+  Outcome continue_with(const AttemptKey& key, const process::ClaimedProcess& claimed) {
+    Outcome out{0, 0, Settle::none, false};
+    const RunningAttempt running(s_.running, key);
+    execute(key, claimed, running, out);
+    return out;
+  }
+
+ private:
+  void execute(const AttemptKey& key, const process::ClaimedProcess& claimed, const RunningAttempt& running,
+               Outcome& out) {
     StepContext ctx;
-    ctx.process_id = message->process_id;
-    ctx.attempt = message->attempt;
-    ctx.command = claimed->command;
+    ctx.process_id = key.first;
+    ctx.attempt = key.second;
+    ctx.command = claimed.command;
     ctx.site_root = s_.store.root();
     ctx.store = &s_.store;
     ctx.consumer_id = s_.consumer_id;
     ctx.lease_lost = running.lease_lost();
     ctx.db = db_.get();
-    const StepHandler* handler = runnable(ctx, claimed->params);
+    const StepHandler* handler = runnable(ctx, claimed.params);
     if (!handler) {
-      out.settle = Settle::reject_to_dead_letters;
-      return out;
+      if (out.settle == Settle::ack) out.settle = Settle::reject_to_dead_letters;
+      return;
     }
-    out.kick = run(*handler, ctx, claimed->budget);
-    return out;
+    out.kick = run(*handler, ctx, claimed.budget, out);
   }
 
- private:
   // The (process, attempt) a delivery names. A message that does not decode strictly goes to
   // the dead letters; when its (process, attempt) can still be read it is claimed by them,
   // fenced like any other, and runs what the row says (never the message's command or params).
@@ -145,8 +186,12 @@ class Worker {
     return nullptr;
   }
 
-  // Runs the step and records its end; true when dependents may have become ready.
-  bool run(const StepHandler& handler, StepContext& ctx, const process::AttemptBudget& budget) {
+  // Runs the step and records its end; true when dependents may have become ready that the
+  // manager must dispatch (those in `handed_off` were queued by the commit itself).
+  bool run(const StepHandler& handler, StepContext& ctx, const process::AttemptBudget& budget, Outcome& out) {
+    const bool hand_off = s_.config.consumer.hand_off_children;
+    process::HandOff handed;
+    const process::ContinueHere here{s_.config.site, s_.config.group, s_.config.consumer.lease_s};
     const StepLogScope log_scope(ctx.process_id, ctx.command);  // JSON log lines carry the step
     AttemptFiles files(ctx);  // removed unless this attempt commits
     const auto started = steady_clock::now();
@@ -169,7 +214,7 @@ class Worker {
           [&](db::Connection& c) {
             for (const auto& write : ctx.writes) write(c);
           },
-          &children_ready);
+          &children_ready, hand_off ? &handed : nullptr, s_.config.consumer.continue_chains ? &here : nullptr);
     } catch (const db::DbError& e) {
       // The database out of reach: the delivery goes back, the lease expires and the manager
       // gives the process another attempt. Any other refusal (a constraint, a bad value in the
@@ -182,6 +227,8 @@ class Worker {
       record_failure(ctx, e.what(), !retry_can_help(e), budget, spends_attempt(e));
       return false;
     }
+    out.handed_off = std::move(handed.queued);
+    out.continued = std::move(handed.continued);
     if (!committed) {
       spdlog::warn("process {} attempt {}: lease lost before commit; results discarded",
                    ctx.process_id, ctx.attempt);
@@ -208,6 +255,21 @@ class Worker {
   std::unique_ptr<db::Connection> db_;
 };
 
+// The chain `outcome`'s step made ready, run link by link in this worker while no stop is
+// asked; each finished link's outcome goes to the I/O thread at once (its other dependents are
+// published without waiting for the chain), the last one is left in `outcome`.
+void continue_chain(Worker& worker, DeliveryHandOver& hand_over, Outcome& outcome,
+                    const std::atomic<int>& stop_requests) {
+  while (true) {
+    if (stop_requests > 0) return worker.release_continuation(outcome);
+    auto next = worker.claim_continuation(outcome);
+    if (!next) return;
+    hand_over.report(std::move(outcome));
+    outcome = Outcome{0, 0, Settle::none, false};  // a lost database leaves the lease to expire
+    outcome = worker.continue_with(next->first, next->second);
+  }
+}
+
 // One worker thread: takes deliveries until the consumer closes.
 void work(const WorkerSetup& setup, DeliveryHandOver& hand_over, const std::atomic<bool>& closing,
           const std::atomic<int>& stop_requests) {
@@ -220,6 +282,7 @@ void work(const WorkerSetup& setup, DeliveryHandOver& hand_over, const std::atom
     try {
       outcome = worker.handle(*item);
       hold = milliseconds(1000);
+      continue_chain(worker, hand_over, outcome, stop_requests);
     } catch (const std::exception& e) {
       // The database stayed out of reach. Keep the delivery a while before handing it back:
       // requeued at once it would bounce between consumers and spend the broker's delivery
@@ -276,7 +339,7 @@ class BrokerLoop {
   BrokerLoop(const Config& config, const std::string& consumer_id, std::uint16_t prefetch,
              DeliveryHandOver& hand_over)
       : config_(config), id_(consumer_id), queue_(queues::work_queue(config.site, config.group)),
-        prefetch_(prefetch), hand_over_(hand_over) {}
+        prefetch_(prefetch), hand_over_(hand_over), hand_off_(config) {}
 
   // Until a stop is requested and every step in progress has ended.
   void run(const std::atomic<int>& stop_requests) {
@@ -312,6 +375,7 @@ class BrokerLoop {
     queues::retire_uncapped_dead_letters(*b);  // before consuming: it may re-open the channel
     b->declare_exchange(queues::kKickExchange, "fanout");
     if (!draining_) b->consume(queue_, prefetch_);
+    if (config_.consumer.hand_off_children) hand_off_.connected(*b);
     broker_ = std::move(b);
     ++generation_;  // delivery tags of an earlier connection are void now
   }
@@ -336,12 +400,15 @@ class BrokerLoop {
         if (item.generation == generation_) broker_->reject(item.delivery.delivery_tag, true);
       }
     }
-    if (settle(hand_over_.take_outcomes())) {
+    const auto outcomes = hand_over_.take_outcomes();
+    for (const auto& o : outcomes) hand_off_.publish(*broker_, o.handed_off);
+    if (settle(outcomes)) {
       broker::PublishOptions ring;
       ring.persistent = false;
       ring.mandatory = false;
       broker_->publish(queues::kKickExchange, "", "{}", ring);
     }
+    if (config_.consumer.hand_off_children) hand_off_.settle(*broker_);
   }
 
   // Acks or rejects finished deliveries; true when one of them made a dependent ready.
@@ -354,6 +421,7 @@ class BrokerLoop {
         case Settle::ack: broker_->ack(o.delivery_tag); break;
         case Settle::reject_to_dead_letters: broker_->reject(o.delivery_tag, false); break;
         case Settle::requeue: broker_->reject(o.delivery_tag, true); break;
+        case Settle::none: break;  // a chain's continuation: no delivery to settle
       }
     }
     return kick;
@@ -364,6 +432,7 @@ class BrokerLoop {
   const std::string queue_;
   const std::uint16_t prefetch_;
   DeliveryHandOver& hand_over_;
+  HandOffPublisher hand_off_;
   std::unique_ptr<broker::Connection> broker_;
   std::uint64_t generation_ = 0;
   bool draining_ = false;

@@ -29,13 +29,17 @@ struct WorkItem {
   broker::Delivery delivery;
 };
 
-enum class Settle { ack, reject_to_dead_letters, requeue };
+enum class Settle { ack, reject_to_dead_letters, requeue, none };
 
 struct Outcome {
   std::uint64_t generation;
   std::uint64_t delivery_tag;
   Settle settle;
   bool kick;
+  // Dependents the step's success transaction queued, for the I/O thread to publish, and the
+  // one it claimed for this worker to run next (a chain's continuation).
+  std::vector<process::Dispatch> handed_off = {};
+  std::optional<process::Dispatch> continued = {};
 };
 
 // Deliveries handed from the I/O thread (which alone may touch the broker connection) to the
@@ -63,6 +67,14 @@ class DeliveryHandOver {
       std::lock_guard lock(mutex_);
       outcomes_.push_back(outcome);
       --busy_;
+    }
+    outcome_ready_.notify_one();
+  }
+  // An outcome from a worker that goes on working (a chain's continuation): still busy.
+  void report(Outcome outcome) {
+    {
+      std::lock_guard lock(mutex_);
+      outcomes_.push_back(std::move(outcome));
     }
     outcome_ready_.notify_one();
   }

@@ -296,7 +296,7 @@ struct IngestCommand {
 
 struct PipelineCommand {
   tianyu::publisher::PipelineOptions options;
-  std::string photometry = "{}", calibration = "{}", astrometry = "{}", field_match = "{}";
+  std::string photometry = "{}", calibration = "{}", astrometry = "{}", field_match = "{}", field_search;
   bool as_json = false;
   CLI::App* pipeline = nullptr;
   CLI::Option* calibration_option = nullptr;
@@ -315,6 +315,9 @@ struct PipelineCommand {
     pipeline->add_option("--field-match", field_match,
                          "Field catalogue options as JSON, e.g. {\"catalogue_file\": \"catalogues/gaia.csv\", "
                          "\"catalogue_name\": \"gaia-dr3\"}");
+    pipeline->add_option("--field-search", field_search,
+                         "End the night with the periodic search of its field across all its nights (field_search "
+                         "parameters as JSON, e.g. {} or {\"method\": \"bls\"})");
     calibration_option = pipeline->add_option(
         "--calibration", calibration,
         "Calibration options as JSON, e.g. {\"saturation_adu\": 4095} (default: each frame's SATURATE); its "
@@ -327,6 +330,7 @@ struct PipelineCommand {
     options.calibration = parse_option_json(calibration, "--calibration");
     options.astrometry = parse_option_json(astrometry, "--astrometry");
     options.field_match = parse_option_json(field_match, "--field-match");
+    if (!field_search.empty()) options.field_search = parse_option_json(field_search, "--field-search");
     if (calibration_option->count() > 0) {
       const auto change = tianyu::publisher::set_calibration_override(c, options.observation_id, options.calibration);
       if (change.changed()) std::cerr << "observation " << options.observation_id << ": " << change.describe() << "\n";

@@ -163,6 +163,17 @@ std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOption
   }
   dag.add("relative_flux", "relative_flux", dag.observation(), {std::string("detect_sources")}, measured);
   dag.add("transit_search", "transit_search", dag.observation(), {std::string("relative_flux")});
+  if (o.field_search) {
+    auto search_json = *o.field_search;
+    if (search_json.is_object() && (search_json.contains("field_id") || search_json.contains("observation_id"))) {
+      throw InputError("pipeline --field-search: parameters 'field_id' and 'observation_id' are not taken: the search "
+                       "after a night covers that night's field (its 'observation_id' is set)");
+    }
+    search_json["observation_id"] = o.observation_id;
+    dag.add("field_search", "field_search",
+            steps::read_params<steps::FieldSearchParams>(search_json, "pipeline --field-search"),
+            {std::string("match_field"), std::string("relative_flux")});
+  }
   return dag.take();
 }
 

@@ -6,6 +6,7 @@
 // Observation-wide steps wait for the per-frame ones with 'after' edges, so a bad frame fails
 // alone and the rest of the night goes on.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct PipelineOptions {
   nlohmann::json astrometry = nlohmann::json::object();
   // steps::MatchFieldParams' catalogue fields ({"catalogue_file": "...", "catalogue_name": "gaia-dr3"}).
   nlohmann::json field_match = nlohmann::json::object();
+  // steps::FieldSearchParams as JSON ({"method": "bls"}): when given, the night ends with the
+  // periodic search of its field across all its nights (after match_field and relative_flux).
+  std::optional<nlohmann::json> field_search;
 };
 
 // The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",

@@ -71,6 +71,15 @@ std::vector<StepDeclaration> reduction_steps() {
                            {{"products calibrated (its frames)", "products stack (its child nodes)", "frame_quality"},
                             {"product stack or template (image, weight map)"}},
                            "pipeline::stack_node"),
+      declare<CoaddMinuteParams>("coadd_minute",
+                                 "short-exposure mode: one minute of short raw frames, each read once, calibrated "
+                                 "with the masters, registered on a few bright stars and summed; nothing written per "
+                                 "short frame; a frame that is truncated, of another size or exposure, or not finite "
+                                 "fails the minute naming it",
+                                 {{"raw_frame (science, jd_utc_mid)", "frame_calibration",
+                                   "products master_bias, master_dark, master_flat"},
+                                  {"product minute_stack (calibrated sum, exposure map)"}},
+                                 "pipeline::streaming::MinuteCoadd"),
   };
 }
 

@@ -168,6 +168,7 @@ struct MatchFieldParams {
 // transits (issue 21); alerts for the candidates above the thresholds.
 struct FieldSearchParams {
   std::uint64_t field_id = 0;
+  std::uint64_t observation_id = 0;
   std::string method = "gp";
   double min_period_d = 0.5;
   double max_period_d = 0;
@@ -180,7 +181,10 @@ struct FieldSearchParams {
   std::string role;
   std::uint64_t threads = 0;
   template <class V> void visit(V& v) {
-    v.required("field_id", field_id, "the field");
+    v.optional("field_id", field_id, "the field (or give `observation_id`)");
+    v.optional("observation_id", observation_id,
+               "instead of `field_id`: the field this night was matched into (the search after every night; "
+               "an unsolved night has none and searches nothing)");
     v.optional("method", method, "gp (correlated noise as a GP while searching) or bls (white noise)");
     v.optional("min_period_d", min_period_d, "shortest period searched (days)");
     v.optional("max_period_d", max_period_d, "longest period searched (days; 0: half the time span)");
@@ -191,6 +195,23 @@ struct FieldSearchParams {
     v.optional("alert_snr", alert_snr, "a candidate at or above this SNR with no flag is an alert");
     v.optional("alert_false_alarm", alert_false_alarm, "... and at most this false-alarm fraction (inverted curves)");
     v.optional("role", role, "the alerts' VOEvent role (observation, test, utility; empty: TIANYU_ALERT_ROLE or observation)");
+    v.optional("threads", threads, "worker threads (0: one per core)");
+  }
+};
+
+// coadd_minute: one minute of a short-exposure night's raw frames calibrated, registered and
+// co-added in one pass (issue 17); the minute is given by its frames or by its index.
+struct CoaddMinuteParams {
+  std::uint64_t observation_id = 0;
+  std::vector<std::uint64_t> frame_ids;
+  std::optional<std::uint64_t> minute;
+  std::uint64_t threads = 0;
+  template <class V> void visit(V& v) {
+    v.required("observation_id", observation_id, "the observation");
+    v.optional("frame_ids", frame_ids, "the minute's short science frames (or give `minute`)");
+    v.optional("minute", minute,
+               "the minute's index: frames whose mid-exposure time is 60k..60(k+1) s after the observation's "
+               "first science frame's (instead of `frame_ids`)");
     v.optional("threads", threads, "worker threads (0: one per core)");
   }
 };

@@ -1,7 +1,9 @@
 // tianyu-transit: transits in light curves. `fit` measures the transit of one night (a
-// trapezoid on a straight baseline) in a light curve exported by tianyu-publish export, as CSV
-// or as our FITS light curve (pipeline/lightcurve); `search` and `single` also read plain CSV
-// and TESS/Kepler FITS. A FITS file is known by its extension or by its first card.
+// trapezoid on a baseline of systematics chosen by BIC, or with --planet the known planet's
+// limb-darkened transit, whose shape cannot trade against the baseline) in a light curve
+// exported by tianyu-publish export, as CSV or as our FITS light curve (pipeline/lightcurve);
+// `search` and `single` also read plain CSV and TESS/Kepler FITS. A FITS file
+// is known by its extension or by its first card.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "common/errors.h"
 #include "common/platform.h"
 #include "common/version.h"
+#include "pipeline/transit/limb_darkened_fit.h"
 #include "pipeline/transit/lightcurve_io.h"
 #include "pipeline/transit/search.h"
 #include "pipeline/transit/single_transit.h"
@@ -118,6 +121,10 @@ struct FitCommand {
   bool json = false, no_systematics = false;
   std::vector<std::string> only;
   tp::TrapezoidFitOptions options;
+  // --planet P,a/R*,b[,u1,u2]: the known planet's limb-darkened transit (only its mid-time and
+  // radius ratio fitted), searched within --window of --mid-time when given.
+  std::vector<double> planet;
+  double mid_guess = 0, window = 0;
   CLI::App* fit = nullptr;
 
   void add(CLI::App& app) {
@@ -130,6 +137,12 @@ struct FitCommand {
         ->delimiter(',');
     fit->add_flag("--no-systematics", no_systematics, "A straight baseline only (no systematics offered)");
     fit->add_option("--max-systematics", options.max_regressors, "The largest set of systematics tried (default 3)");
+    fit->add_option("--planet", planet, "A known planet: PERIOD,A_OVER_RSTAR,IMPACT[,U1,U2] (days, stellar radii; "
+                                        "quadratic limb darkening, default 0.33,0.30): fit its limb-darkened transit "
+                                        "(mid-time and radius ratio) instead of a trapezoid")
+        ->delimiter(',');
+    fit->add_option("--mid-time", mid_guess, "With --planet: the predicted mid-time (BJD_TDB) to search around");
+    fit->add_option("--window", window, "With --planet and --mid-time: search within +- this (days)");
     fit->add_flag("--json", json, "Print the fit as JSON");
   }
   std::vector<tp::BaselineRegressor> offered(const LightCurve& c) const {
@@ -163,8 +176,52 @@ struct FitCommand {
                              chosen.empty() ? "" : " + ", chosen, f.bic, f.baselines.size(), 100 * f.residual_rms,
                              f.error_scale);
   }
+  void run_planet(const LightCurve& c) const {
+    if (planet.size() != 3 && planet.size() != 5) throw tianyu::InputError("--planet takes PERIOD,A_OVER_RSTAR,IMPACT[,U1,U2]");
+    tp::LimbDarkenedFitOptions o;
+    o.shape = {planet[0], planet[1], planet[2]};
+    if (planet.size() == 5) {
+      o.shape.u1 = planet[3];
+      o.shape.u2 = planet[4];
+    }
+    o.mid_time_guess = mid_guess;
+    o.mid_time_window_d = window;
+    o.regressors = offered(c);
+    o.max_regressors = options.max_regressors;
+    tp::LimbDarkenedFit f;
+    try {
+      f = tp::fit_limb_darkened_transit(c.time, c.flux, c.error, o);
+    } catch (const tp::TransitFitError& e) {
+      throw tianyu::InputError(file + ": " + e.what());
+    }
+    std::string chosen;
+    for (std::size_t k = 0; k < f.regressors.size(); ++k) {
+      chosen += fmt::format("{}{} ({:+.4g})", k ? ", " : "", f.regressors[k], f.regressor_coefficients[k]);
+    }
+    if (!json) {
+      std::cout << fmt::format("transit (limb-darkened): mid-time {:.5f} +- {:.5f} BJD_TDB, Rp/R* {:.4f} +- {:.4f}, "
+                               "depth (Rp/R*)^2 {:.3f} +- {:.3f} %, T14 {:.1f} min\n",
+                               f.mid_time, f.mid_time_err, f.radius_ratio, f.radius_ratio_err, 100 * f.depth,
+                               100 * f.depth_err, f.duration * 1440);
+      std::cout << fmt::format("baseline: line{}{} (BIC {:.1f}, {} sets tried); residual rms {:.3f} %, residual "
+                               "scatter / stated errors {:.2f}\n",
+                               chosen.empty() ? "" : " + ", chosen, f.bic, f.baselines.size(), 100 * f.residual_rms,
+                               f.error_scale);
+      return;
+    }
+    std::cout << nlohmann::json{{"model", "limb_darkened"}, {"mid_time_bjd_tdb", f.mid_time},
+                                {"mid_time_err", f.mid_time_err}, {"radius_ratio", f.radius_ratio},
+                                {"radius_ratio_err", f.radius_ratio_err}, {"depth", f.depth},
+                                {"depth_err", f.depth_err}, {"duration_d", f.duration},
+                                {"residual_rms", f.residual_rms}, {"points", f.points},
+                                {"systematics", f.regressors}, {"systematics_coefficients", f.regressor_coefficients},
+                                {"bic", f.bic}, {"error_scale", f.error_scale}}
+                     .dump()
+              << "\n";
+  }
   void run() const {
     const auto c = read_night(file);
+    if (!planet.empty()) return run_planet(c);
     auto o = options;
     o.regressors = offered(c);
     tp::TrapezoidFit f;

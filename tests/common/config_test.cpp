@@ -104,6 +104,7 @@ TEST(Config, EveryFieldHasItsEnvironmentVariable) {
     if (path.ends_with("prefetch")) value = "2";  // at most workers (default 2)
     if (path.ends_with("tls.enabled")) value = "0";  // 1 would also need the CA file
     if (path.ends_with("tls.verify")) value = "1";
+    if (path == "consumer.hand_off_children" || path == "consumer.continue_chains") value = "0";
     if (path.ends_with("tls.cert") || path.ends_with("tls.key")) continue;  // only as a pair
     if (path == "log.level") value = "warn";
     if (path == "log.format") value = "json";

@@ -16,6 +16,7 @@
 #include "pipeline/robust_stats.h"
 #include "pipeline/sim/night.h"
 #include "pipeline/time/airmass.h"
+#include "pipeline/transit/limb_darkened_fit.h"
 #include "pipeline/transit/trapezoid_fit.h"
 #include "support/live_services.h"
 #include "support/run_local_script.h"
@@ -57,6 +58,22 @@ pipeline::TrapezoidFit fit(const Curve& c, bool systematics) {
 }
 
 constexpr double kMid = 2458107.714;  // HAT-P-32 b for these frames (published; EXOTIC agrees)
+
+// HAT-P-32 b's transit as a known planet (limb-darkened, pipeline/transit/limb_darkened_fit.h):
+// P, a/R* and b from Hartman et al. (2011) and Wang et al. (2019); searched within 0.02 d of
+// the published ephemeris' prediction (T0 2455867.402743, P 2.1500082: 2458107.7113).
+const pipeline::PlanetShape kHatP32b{2.1500082, 6.05, 0.12};
+constexpr double kPredicted = 2455867.402743 + 1042 * 2.1500082;
+
+pipeline::LimbDarkenedFit planet_fit(const Curve& c, bool systematics) {
+  pipeline::LimbDarkenedFitOptions o;
+  o.shape = kHatP32b;
+  o.mid_time_guess = kPredicted;
+  o.mid_time_window_d = 0.02;
+  if (systematics) o.regressors = c.systematics;
+  return pipeline::fit_limb_darkened_transit(c.t, c.f, c.e, o);
+}
+
 
 class HatP32Noise : public ::testing::Test {
  protected:
@@ -181,6 +198,65 @@ TEST_F(HatP32Noise, AnInjectedTransitIsRecoveredAtItsDepth) {
   }
   const double line = pipeline::median(depth_line), chosen = pipeline::median(depth_chosen);
   std::printf("injected 2.3 %%: recovered %.3f %% (line), %.3f %% (systematics by BIC)\n", 100 * line, 100 * chosen);
+  EXPECT_NEAR(line / 0.023, 1.0, 0.10);
+  EXPECT_NEAR(chosen / 0.023, 1.0, 0.10);
+}
+
+// The known planet's limb-darkened transit: its shape fixed by the orbit, so the systematics
+// chosen by BIC can flatten the baseline without lengthening and deepening the transit as they
+// do the trapezoid's. Checked against the published values: mid-time 2458107.714 (+- 0.0015),
+// (Rp/R*)^2 = 0.1508^2 = 2.27 % within 2 sigma of the fit's own error and in 2.1-2.4 %.
+// Residual rms measured on the pipeline's curve of the target: 0.525 % (line), 0.505 % (y_px
+// chosen); the issue's 0.45 % is not reached (see the report of issue 19: a whole-field
+// comparison ensemble at the smallest aperture reaches 0.444 % but moves the mid-time 2 min).
+TEST_F(HatP32Noise, TheKnownPlanetsLimbDarkenedTransit) {
+  const auto curve = read_curve(curve_path(target_));
+  const auto line = planet_fit(curve, false);
+  const auto chosen = planet_fit(curve, true);
+  for (const auto* f : {&line, &chosen}) {
+    std::string names;
+    for (const auto& r : f->regressors) names += r + " ";
+    std::printf("HAT-P-32 b limb-darkened [%s]: mid %.5f +- %.5f depth %.3f +- %.3f %% T14 %.0f min rms %.3f %% "
+                "scatter/errors %.2f\n",
+                names.c_str(), f->mid_time, f->mid_time_err, 100 * f->depth, 100 * f->depth_err, f->duration * 1440,
+                100 * f->residual_rms, f->error_scale);
+    EXPECT_NEAR(f->mid_time, kMid, 0.0015);
+    EXPECT_LT(f->mid_time_err, 0.0015);
+    EXPECT_NEAR(f->error_scale, 1.0, 0.2);
+    EXPECT_NEAR(f->duration * 1440, 187, 3);
+  }
+  // On a line the airmass's curve under the transit is left in: measured 2.09 +- 0.09 %.
+  EXPECT_GT(line.depth, 0.019);
+  EXPECT_LE(line.residual_rms, 0.0053);
+  EXPECT_FALSE(chosen.regressors.empty());
+  EXPECT_LT(chosen.bic, chosen.baselines.front().bic);
+  EXPECT_LE(chosen.residual_rms, 0.0051);
+  // Measured 2.39 +- 0.12 % (the trapezoid on the same baseline: 2.96 %).
+  EXPECT_GE(chosen.depth, 0.021);
+  EXPECT_LE(chosen.depth, 0.024);
+  EXPECT_NEAR(chosen.depth, 0.1508 * 0.1508, 2 * chosen.depth_err);
+}
+
+// The planet's transit (Rp/R* = sqrt 0.023) injected into the 20 brightest constant stars'
+// curves comes back through the same BIC choice at its depth within 10 %.
+TEST_F(HatP32Noise, AnInjectedPlanetIsRecoveredAtItsDepth) {
+  const auto refs = c_->query(
+      "SELECT source_id FROM source_photometry WHERE is_reference = 1 AND source_id <> ? "
+      "ORDER BY instrumental_mag LIMIT 20",
+      {target_});
+  ASSERT_EQ(refs.size(), 20u);
+  std::vector<double> depth_line, depth_chosen;
+  for (const auto& r : refs) {
+    auto curve = read_curve(curve_path(r.u64(0)));
+    for (std::size_t i = 0; i < curve.t.size(); ++i) {
+      curve.f[i] *= pipeline::limb_darkened_transit(curve.t[i], kMid, std::sqrt(0.023), kHatP32b);
+    }
+    depth_line.push_back(planet_fit(curve, false).depth);
+    depth_chosen.push_back(planet_fit(curve, true).depth);
+  }
+  const double line = pipeline::median(depth_line), chosen = pipeline::median(depth_chosen);
+  std::printf("injected planet (Rp/R*)^2 2.3 %%: recovered %.3f %% (line), %.3f %% (systematics by BIC)\n", 100 * line,
+              100 * chosen);
   EXPECT_NEAR(line / 0.023, 1.0, 0.10);
   EXPECT_NEAR(chosen / 0.023, 1.0, 0.10);
 }

@@ -63,6 +63,45 @@ TEST_F(ProcessFlow, LargeDagRunsInDependencyOrderWithExactlyOnceEffects) {
   (void)ids;
 }
 
+// A chain within one group runs on in the worker whose commit made each link ready: the
+// manager dispatches the first link only, every later one is queued and claimed by the success
+// transaction of the link before it (consumer.continue_chains); the same chain with the hand-off
+// off goes through the manager link by link. Either way each link runs once, in order.
+TEST_F(ProcessFlow, AChainRunsOnInTheConsumerThatMadeEachLinkReady) {
+  constexpr int kLinks = 40;
+  for (const bool hand_off : {true, false}) {
+    c_->execute("DELETE FROM touch_effect");
+    fs::remove_all(root_ / "touch");
+    c_->execute("DELETE FROM process_dependency");
+    c_->execute("DELETE FROM process");
+    std::vector<ProcessSpec> chain;
+    for (int i = 0; i < kLinks; ++i) {
+      std::vector<publisher::Dependency> deps;
+      if (i > 0) deps.emplace_back("link" + std::to_string(i - 1));
+      chain.push_back(spec("link" + std::to_string(i), "touch", deps));
+    }
+    publisher::publish(*c_, chain, ids_);
+    extra_env_["TIANYU_CONSUMER_HAND_OFF_CHILDREN"] = hand_off ? "1" : "0";
+    start("tianyu-manager");
+    start("tianyu-consumer");
+    ASSERT_TRUE(settle(120s)) << stuck_report();
+    daemons_.clear();
+    EXPECT_EQ(count("state = 'success' AND attempt = 1"), kLinks) << "hand-off " << hand_off;
+    expect_touched_exactly_once(kLinks);
+    const auto by_consumer = c_->query_one(
+        "SELECT COUNT(*) FROM dispatch_log l JOIN process p ON p.process_id = l.process_id "
+        "WHERE l.manager_id IN (SELECT consumer_id FROM touch_effect)").i64(0);
+    EXPECT_EQ(by_consumer, hand_off ? kLinks - 1 : 0) << "links dispatched by the consumer, hand-off " << hand_off;
+    EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM dispatch_log l JOIN process p ON p.process_id = l.process_id")
+                  .i64(0), kLinks);
+    const auto early = c_->query_one(
+        "SELECT COUNT(*) FROM process_dependency d JOIN process child ON child.process_id = d.process_id "
+        "JOIN process parent ON parent.process_id = d.depends_on_id WHERE child.started_at < parent.finished_at");
+    EXPECT_EQ(early.i64(0), 0);
+  }
+  extra_env_.erase("TIANYU_CONSUMER_HAND_OFF_CHILDREN");
+}
+
 TEST_F(ProcessFlow, AConsumerKilledMidStepLosesNothingAndDoublesNothing) {
   std::vector<ProcessSpec> work;
   for (int i = 0; i < 40; ++i) {

@@ -2,7 +2,10 @@
 // pipeline options, export's --out, configuration files. Each runs tianyu-publish as an
 // operator does and asserts the exit code, that the error names the field, file, path or name,
 // and that no file under the site root and no row changed (snapshot).
+#include <algorithm>
+
 #include "publisher/ingest.h"
+#include "publisher/observation_dag.h"
 #include "safety/bad_input_fixture.h"
 
 namespace tianyu::safety {
@@ -105,7 +108,32 @@ TEST_F(BadPublishInput, PipelineOptionsAreRefusedNamingTheField) {
        {"'aperture_px'"}},
       {"unknown calibration field", {"pipeline", "--observation", obs, "--calibration", R"({"gain": 1.3})"},
        {"gain"}},
+      {"unknown field-search option", {"pipeline", "--observation", obs, "--field-search", R"({"period_max": 3})"},
+       {"'period_max'"}},
+      {"field-search naming another field", {"pipeline", "--observation", obs, "--field-search", R"({"field_id": 3})"},
+       {"--field-search", "'field_id'", "'observation_id'"}},
   });
+}
+
+// The search after every night (issue 21): `pipeline --field-search` ends the night's DAG with
+// the field's periodic search, after the night's light curves and its field matching.
+TEST_F(BadPublishInput, PipelineWithFieldSearchEndsTheNightWithItsFieldsSearch) {
+  const auto obs = observation_with_a_light_curve();
+  publisher::PipelineOptions o;
+  o.observation_id = obs;
+  o.field_search = nlohmann::json{{"method", "bls"}};
+  const auto dag = publisher::observation_dag(*c_, o);
+  const auto search = std::find_if(dag.begin(), dag.end(), [](const auto& p) { return p.command == "field_search"; });
+  ASSERT_NE(search, dag.end());
+  EXPECT_EQ(search->params.at("observation_id").get<std::uint64_t>(), obs);
+  EXPECT_EQ(search->params.at("method").get<std::string>(), "bls");
+  EXPECT_EQ(search->params.at("field_id").get<std::uint64_t>(), 0u);
+  std::vector<std::string> after;
+  for (const auto& d : search->depends_on) after.push_back(std::get<std::string>(d));
+  EXPECT_EQ(after, (std::vector<std::string>{"match_field", "relative_flux"}));
+  o.field_search.reset();
+  const auto without = publisher::observation_dag(*c_, o);
+  EXPECT_EQ(without.size() + 1, dag.size());
 }
 
 // Cases 16-17: export's --out reaches gnuplot quoted: a quote draws the plot and runs nothing;

@@ -66,6 +66,13 @@ int Daemon::stop(int seconds) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGCONT);  // a paused daemon cannot act on SIGTERM
   ::kill(pid_, SIGTERM);
+  const int code = wait_for_exit(seconds);
+  if (pid_ > 0) kill_hard();
+  return code;
+}
+
+int Daemon::wait_for_exit(int seconds) {
+  if (pid_ <= 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -75,7 +82,6 @@ int Daemon::stop(int seconds) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill_hard();
   return -1;
 }
 

@@ -25,6 +25,8 @@ class Daemon {
   void resume();     // SIGCONT
   // SIGTERM and wait up to `seconds`; returns the exit status, or -1 if it had to be killed.
   int stop(int seconds = 20);
+  // Waits up to `seconds` for it to exit by itself; its exit code, or -1 if it is still running.
+  int wait_for_exit(int seconds);
   pid_t pid() const { return pid_; }
   // The last `lines` lines of its log, headed by its name, for failure messages.
   std::string log_tail(std::size_t lines) const;

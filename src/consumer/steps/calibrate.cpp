@@ -12,25 +12,6 @@
 namespace tianyu::consumer::steps {
 namespace {
 
-struct Masters {
-  std::vector<pipeline::Image> images;  // owns what `use` points at
-  pipeline::Masters use;
-};
-
-Masters load_masters(StepContext& ctx) {
-  Masters m;
-  m.images.reserve(3);
-  for (const char* kind : {"master_bias", "master_dark", "master_flat"}) {
-    const auto products = dependency_products(ctx, kind);
-    if (products.empty()) continue;
-    m.images.push_back(pipeline::read_fits(readable(ctx, products.front().path)).image);
-    const pipeline::Image* image = &m.images.back();
-    if (kind == std::string("master_bias")) m.use.bias = image;
-    if (kind == std::string("master_dark")) m.use.dark_rate = image;
-    if (kind == std::string("master_flat")) m.use.flat = image;
-  }
-  return m;
-}
 
 void write_products(StepContext& ctx, std::uint64_t obs, const RawFrame& frame, const pipeline::CalibratedFrame& calibrated,
                     const std::vector<pipeline::Source>& sources) {
@@ -64,7 +45,7 @@ void calibrate_frame(StepContext& ctx, const contract::FrameParams& params) {
       throw InputError(fmt::format("the file is {}x{}, its raw_frame row says {}x{}", raw.image.width,
                                    raw.image.height, width, height));
     }
-    const auto masters = load_masters(ctx);
+    const auto masters = load_dependency_masters(ctx);
     const auto values = frame_calibration(ctx, frame.frame_id);
     pipeline::CalibrationOptions options;
     if (values.saturation_adu) options.saturation_adu = *values.saturation_adu;

@@ -8,6 +8,7 @@
 // rows in the same transaction, which the manager's relay publishes once committed.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include <spdlog/fmt/fmt.h>
@@ -84,6 +85,10 @@ std::vector<Searched> search_all(const std::vector<FieldSourceCurve>& curves, co
     ctx.check_lease();
     const auto curve = clean_curve(curves[i]);
     if (curve.lc.time.size() < p.min_points) return;
+    // A curve shorter than the shortest period searched cannot hold two transits (a source seen
+    // on one night only, most of a drifting field's edge): no periodic search, and no inverted
+    // one to dilute the field's false-alarm estimate.
+    if (curve.lc.time.back() - curve.lc.time.front() < p.min_period_d) return;
     out[i].searched = true;
     out[i].signals = survey::search_field_source(curve, o);
     out[i].inverted_peak = survey::inverted_peak_snr(curve, o);
@@ -160,8 +165,39 @@ std::string role_of(const FieldSearchParams& p) {
   return p.role;
 }
 
+// The field a search after a night covers: the one its sources were matched into; none for a
+// night without an astrometric solution.
+std::optional<std::uint64_t> field_of_night(db::Connection& c, std::uint64_t observation_id) {
+  const auto rows = c.query("SELECT DISTINCT field_id FROM source_field_match WHERE observation_id = ? ORDER BY field_id",
+                            {observation_id});
+  if (rows.empty()) return std::nullopt;
+  if (rows.size() > 1) {
+    spdlog::warn("observation {} was matched into {} fields; searching field {}", observation_id, rows.size(),
+                 rows.front().u64(0));
+  }
+  return rows.front().u64(0);
+}
+
+void search_one_field(StepContext& ctx, const FieldSearchParams& p);
+
 void search_field(StepContext& ctx, const FieldSearchParams& p) {
   if (!ctx.db) throw InputError("field_search needs the database (field_light_curve)");
+  if ((p.field_id == 0) == (p.observation_id == 0)) {
+    throw InputError("field_search: give exactly one of the parameters 'field_id' and 'observation_id'");
+  }
+  if (p.field_id != 0) return search_one_field(ctx, p);
+  const auto field = field_of_night(*ctx.db, p.observation_id);
+  if (!field) {
+    spdlog::info("process {}: observation {} was not matched into a field (no astrometric solution): nothing to search",
+                 ctx.process_id, p.observation_id);
+    return;
+  }
+  auto q = p;
+  q.field_id = *field;
+  search_one_field(ctx, q);
+}
+
+void search_one_field(StepContext& ctx, const FieldSearchParams& p) {
   run_with_failure_context(fmt::format("field search of field {}", p.field_id), [&] {
     SurveyStore store(*ctx.db, ctx);
     const auto curves = store.field_curves(p.field_id);

@@ -39,6 +39,21 @@ std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::strin
   return ctx.observation_store().dependency_products(ctx.process_id, kind);
 }
 
+LoadedMasters load_dependency_masters(StepContext& ctx) {
+  LoadedMasters m;
+  m.images.reserve(3);  // `use` points into it: no reallocation
+  for (const std::string kind : {"master_bias", "master_dark", "master_flat"}) {
+    const auto products = dependency_products(ctx, kind);
+    if (products.empty()) continue;
+    m.images.push_back(pipeline::read_fits(readable(ctx, products.front().path)).image);
+    const pipeline::Image* image = &m.images.back();
+    if (kind == "master_bias") m.use.bias = image;
+    if (kind == "master_dark") m.use.dark_rate = image;
+    if (kind == "master_flat") m.use.flat = image;
+  }
+  return m;
+}
+
 ImageProduct dependency_product(StepContext& ctx, const std::string& kind, std::optional<std::uint64_t> frame_id) {
   for (auto& p : dependency_products(ctx, kind)) {
     if (!frame_id || p.frame_id == frame_id) return p;

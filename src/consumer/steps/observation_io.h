@@ -22,6 +22,7 @@
 
 #include "consumer/steps/observation_store.h"
 #include "consumer/steps/registry.h"
+#include "pipeline/calibration/calibrate.h"
 #include "pipeline/detection/extract.h"
 #include "pipeline/geometry.h"
 #include "pipeline/image.h"
@@ -41,6 +42,13 @@ FrameCalibration frame_calibration(StepContext& ctx, std::uint64_t frame_id);
 // The products of `kind` made by this process's dependencies, in the time order of their
 // frames (then by process id).
 std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::string& kind);
+// The master frames among them (any absent: that correction is skipped), read once; `use`
+// points into `images`.
+struct LoadedMasters {
+  std::vector<pipeline::Image> images;
+  pipeline::Masters use;
+};
+LoadedMasters load_dependency_masters(StepContext& ctx);
 // The one product of `kind` (for `frame_id`, when given) among them; InputError when absent.
 ImageProduct dependency_product(StepContext& ctx, const std::string& kind, std::optional<std::uint64_t> frame_id = {});
 

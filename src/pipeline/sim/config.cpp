@@ -25,11 +25,23 @@ SimConfig preset(const std::string& name) {
     return c;
   }
   if (name == "tianyu") {
+    // Tianyu-I's short-exposure mode: 8120 x 8120 frames of 0.3 s at 2.9 frames/s, i.e. 174
+    // a minute (0.3 s + 0.045 s readout = 60 s / 174), combined every minute; `frames` is one
+    // minute. Scaled sizes: override width/height (and stars, to keep the density).
     c.width = c.height = 8120;
-    c.frames = 200;
-    c.exptime_s = 30.0;
+    c.exptime_s = 0.3;
+    c.readout_s = 60.0 / 174 - 0.3;
+    c.frames = 174;
     c.pixel_scale_arcsec = 0.43;
     c.stars = 20000;
+    // Per short frame: tracking drift of ~2 px a minute and the seeing's image motion.
+    c.drift_x_px = 0.012;
+    c.drift_y_px = -0.008;
+    c.drift_jitter_px = 0.05;
+    c.twilight_decay_frames = 174 * 15.0;  // 15 minutes, as 15 frames of the 60-s default cadence
+    // Young's formula scales as t^-1/2: 0.0011 at 10 s is 0.006 at 0.3 s.
+    c.scintillation_rms = 0.0011 * std::sqrt(10.0 / 0.3);
+    c.hot_pixels = 50 * (8120 / 512) * (8120 / 512);  // the default's density on the large sensor
     return c;
   }
   if (name == "sky") {

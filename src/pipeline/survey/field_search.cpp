@@ -246,8 +246,15 @@ double inverted_peak_snr(const FieldCurve& curve, const FieldSearchOptions& o) {
   FieldCurve work = normalised(curve);
   if (work.lc.time.size() < 20) return 0;
   for (auto& f : work.lc.flux) f = 2 - f;
-  const auto peak = search_transits(work.lc, search_options(work, o)).periodogram.peak;
-  return peak.depth > o.max_planet_depth ? 0.0 : peak.snr;
+  const auto r = search_transits(work.lc, search_options(work, o));
+  // Judged as the upright signal would be: one that a flag keeps from alerting (too deep, too
+  // few transits, aligned with the day, an eclipsing binary's shape) is no false alarm of an
+  // alert, and counting it would hold back a real planet in a field of few sources.
+  PeriodicCandidate k;
+  k.fit = r.periodogram.peak;
+  judge_shape(work, k);
+  flag(k, o);
+  return k.flags.empty() ? k.fit.snr : 0.0;
 }
 
 double false_alarm_fraction(double snr, const std::vector<double>& inverted_peaks) {

@@ -56,8 +56,9 @@ std::vector<PeriodicCandidate> search_field_source(const FieldCurve& curve, cons
 
 // The strongest peak SNR of the same search on the curve turned upside down (1 - (f - 1)): a
 // dip found there is noise or systematics, so the field's inverted peaks estimate how often a
-// signal of a given SNR arises by chance. A peak deeper than any planet (max_planet_depth) counts
-// 0: upright, it would be flagged and never alerted, so it is no false alarm of a planet.
+// signal of a given SNR arises by chance. A peak that upright would carry a flag (deeper than any
+// planet, too few transits, aligned with the day, odd-even or secondary) counts 0: it would never
+// be alerted, so it is no false alarm of an alert.
 double inverted_peak_snr(const FieldCurve& curve, const FieldSearchOptions& options);
 
 // The fraction of `inverted_peaks` at or above `snr`.

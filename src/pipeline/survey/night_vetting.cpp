@@ -86,12 +86,28 @@ void compare_with_field(NightVetting& v, const NightCandidate& c, const std::vec
   }
 }
 
+// A star that varies within the night: its minima look like transits to the box model.
+void variability_reasons(const NightVetting& v, const NightVettingOptions& o, std::vector<std::string>& fails) {
+  const auto& s = v.variability;
+  const double depth = std::max(v.dip.depth, 0.0);
+  if (s.excess_rms > o.max_outside_excess_of_depth * depth && s.outside_rms > o.max_outside_to_white * s.point_to_point) {
+    fails.push_back(format("varies outside the event by %.2f %% rms, %.1f times its point-to-point noise (%.2f %%): a "
+                           "variable star, not a transit",
+                           100 * s.outside_rms, s.outside_rms / s.point_to_point, 100 * s.point_to_point));
+  } else if (s.delta_bic > o.max_sinusoid_delta_bic) {
+    fails.push_back(format("a sinusoid of period %.2f d and amplitude %.2f %% explains the night better than the dip "
+                           "(BIC lower by %.0f): a variable star, not a transit",
+                           s.sinusoid_period_d, 100 * s.sinusoid_amplitude, s.delta_bic));
+  }
+}
+
 void judge(NightVetting& v, const NightSource& s, const NightCandidate& c, const NightVettingOptions& o) {
   std::vector<std::string> fails, notes;
   const auto& d = v.dip;
   if (d.points_in < o.min_points_in) fails.push_back(format("only %d points in the event", d.points_in));
   if (d.points_out < o.min_points_out) fails.push_back(format("only %d points outside the event", d.points_out));
-  if (d.points_in >= o.min_points_in && d.snr() < o.min_depth_snr) {
+  // With too few points outside, the scatter (so the SNR) is not measured: the count says why.
+  if (d.points_in >= o.min_points_in && d.points_out >= o.min_points_out && d.snr() < o.min_depth_snr) {
     fails.push_back(format("depth %.2f %% is %.1f times its error from the light curve's own scatter "
                                 "(%.2f %% per point), under %g",
                                 100 * d.depth, d.snr(), 100 * d.scatter, o.min_depth_snr));
@@ -112,6 +128,7 @@ void judge(NightVetting& v, const NightSource& s, const NightCandidate& c, const
     fails.push_back(format("the same dip in %d of %d neighbours, stars of its brightness and references: systematics",
                                 v.comparisons_dipping, v.comparisons));
   }
+  variability_reasons(v, o, fails);
   if (c.depth > o.max_planet_depth) {
     fails.push_back(format("depth %.0f %%: deeper than any planet (an eclipsing binary or a bad measurement)",
                            100 * c.depth));
@@ -162,6 +179,7 @@ std::vector<NightVetting> vet_night(const std::vector<LightCurveData>& curves, c
     v.curve = c.curve;
     const auto& s = sources[c.curve];
     v.dip = measure_box_dip(curves[c.curve], c.t0, c.duration);
+    v.variability = measure_night_variability(curves[c.curve], c.t0, c.duration);
     v.edge_distance_px = edge_distance(s, o);
     v.coverage = s.frames > 0 ? double(curves[c.curve].time.size()) / s.frames : 1.0;
     compare_with_field(v, c, curves, sources, o);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/survey/night_variability.h"
 #include "pipeline/transit/search.h"
 
 namespace tianyu::pipeline::survey {
@@ -49,6 +50,11 @@ struct NightVettingOptions {
   double comparison_snr = 3;     // a comparison "dips too" above this depth SNR
   double max_comparisons_dipping = 0.25;  // systematics: more than this fraction dip too
   int frame_width = 0, frame_height = 0;  // 0: the edge test is skipped
+  // A star varying within the night (night_variability.h): the curve outside the event varies
+  // by more than this fraction of the depth beyond its point-to-point noise, and by more than
+  // max_outside_to_white times that noise; or a sinusoid beats the box by this BIC difference.
+  double max_outside_excess_of_depth = 0.3, max_outside_to_white = 1.5;
+  double max_sinusoid_delta_bic = 10;
 };
 
 // A candidate as the search found it.
@@ -65,6 +71,7 @@ struct NightVetting {
   double edge_distance_px = -1;   // -1: frame size unknown
   double coverage = 1;
   int comparisons = 0, comparisons_dipping = 0;
+  NightVariability variability;
   std::vector<std::string> reasons;  // failures first, then notes; empty for a clean pass
   std::string reasons_text() const;
 };
