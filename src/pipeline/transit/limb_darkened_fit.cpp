@@ -52,19 +52,10 @@ Night night_of(std::span<const double> time, std::span<const double> flux, std::
     n.sum_w += n.w.back();
   }
   n.t_centre = (n.t.front() + n.t.back()) / 2;
-  for (const auto& reg : regressors) {
-    std::vector<double> v;
-    for (const auto i : order) v.push_back(reg.values[i]);
-    double mean = 0, var = 0;
-    for (const double x : v) mean += x / v.size();
-    for (const double x : v) var += (x - mean) * (x - mean) / v.size();
-    const double spread = std::sqrt(var);
-    const bool varies = spread > 1e-12 * (std::abs(mean) + 1e-300);
-    for (auto& x : v) x = varies ? (x - mean) / spread : 0.0;
-    n.r.push_back(std::move(v));
-    n.r_scale.push_back(varies ? spread : 0.0);
-    n.names.push_back(reg.name);
-  }
+  auto standardised = standardised_regressors(regressors, order);
+  n.r = std::move(standardised.values);
+  n.r_scale = std::move(standardised.scale);
+  n.names = std::move(standardised.names);
   return n;
 }
 

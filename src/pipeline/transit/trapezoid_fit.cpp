@@ -119,24 +119,6 @@ void check_lengths(std::span<const double> time, std::span<const double> flux, s
   }
 }
 
-// Each regressor over the kept points, centred and scaled by its spread.
-void standardise_regressors(Points& p, const std::vector<BaselineRegressor>& regressors,
-                            const std::vector<std::size_t>& order) {
-  for (const auto& reg : regressors) {
-    std::vector<double> v;
-    for (const auto i : order) v.push_back(reg.values[i]);
-    double mean = 0, var = 0;
-    for (const double x : v) mean += x / v.size();
-    for (const double x : v) var += (x - mean) * (x - mean) / v.size();
-    const double spread = std::sqrt(var);
-    const bool varies = spread > 1e-12 * (std::abs(mean) + 1e-300);
-    for (auto& x : v) x = varies ? (x - mean) / spread : 0.0;
-    p.r.push_back(std::move(v));
-    p.r_scale.push_back(varies ? spread : 0.0);
-    p.names.push_back(reg.name);
-  }
-}
-
 Points normalised_points(std::span<const double> time, std::span<const double> flux, std::span<const double> flux_err,
                          const std::vector<BaselineRegressor>& regressors) {
   check_lengths(time, flux, flux_err, regressors);
@@ -161,7 +143,10 @@ Points normalised_points(std::span<const double> time, std::span<const double> f
     p.sum_w += p.w.back();
   }
   p.t_centre = p.t.back() / 2;
-  standardise_regressors(p, regressors, order);
+  auto standardised = standardised_regressors(regressors, order);
+  p.r = std::move(standardised.values);
+  p.r_scale = std::move(standardised.scale);
+  p.names = std::move(standardised.names);
   return p;
 }
 
@@ -271,6 +256,25 @@ TrapezoidFit summarise(const Points& p, const Design& d, const Trial& best) {
 }
 
 }  // namespace
+
+StandardisedRegressors standardised_regressors(const std::vector<BaselineRegressor>& regressors,
+                                               const std::vector<std::size_t>& order) {
+  StandardisedRegressors out;
+  for (const auto& reg : regressors) {
+    std::vector<double> v;
+    for (const auto i : order) v.push_back(reg.values[i]);
+    double mean = 0, var = 0;
+    for (const double x : v) mean += x / v.size();
+    for (const double x : v) var += (x - mean) * (x - mean) / v.size();
+    const double spread = std::sqrt(var);
+    const bool varies = spread > 1e-12 * (std::abs(mean) + 1e-300);
+    for (auto& x : v) x = varies ? (x - mean) / spread : 0.0;
+    out.values.push_back(std::move(v));
+    out.scale.push_back(varies ? spread : 0.0);
+    out.names.push_back(reg.name);
+  }
+  return out;
+}
 
 double trapezoid_shape(double t, double mid, double duration, double ingress) {
   const double u = std::abs(t - mid), half = duration / 2;

@@ -35,6 +35,17 @@ struct BaselineRegressor {
   std::vector<double> values;
 };
 
+// Regressors over the kept points (`order`, indices into each regressor's values), each
+// centred and scaled by its spread so the baseline's normal equations stay well conditioned;
+// one that does not vary becomes zeros with scale 0 (the fits leave it out).
+struct StandardisedRegressors {
+  std::vector<std::vector<double>> values;  // [regressor][kept point]
+  std::vector<double> scale;                // each one's raw spread (0: it does not vary)
+  std::vector<std::string> names;
+};
+StandardisedRegressors standardised_regressors(const std::vector<BaselineRegressor>& regressors,
+                                               const std::vector<std::size_t>& order);
+
 struct TrapezoidFitOptions {
   double min_duration_d = 0;  // 0: 4 cadences
   double max_duration_d = 0;  // 0: 80 % of the span
