@@ -3,7 +3,8 @@
 #
 #   scripts/run-local.sh --raw DIR --out OUT [--target NAME] [--target-ra RA --target-dec DEC]
 #                        [--consumers N] [--fan-out K] [--calibration JSON] [--photometry JSON]
-#                        [--plot-near X,Y ...] [--field-search JSON] [--database NAME] [--no-build] [--web]
+#                        [--plot-near X,Y ...] [--field-search JSON] [--exposure-mode auto|long|short]
+#                        [--minute-parts N] [--database NAME] [--no-build] [--web]
 #
 # Builds what is needed, starts the local MariaDB and RabbitMQ, migrates, registers OUT/site as
 # a site whose raw/ links to DIR (frames stay where they are), ingests DIR (searched
@@ -16,13 +17,16 @@
 # tianyu-web (the operators' read-only pages) under the reader account on $TIANYU_WEB_LISTEN
 # (default 127.0.0.1:8080), prints its URL, and stops it at the end (on a terminal, after Enter).
 # --field-search JSON ends the night with the periodic search of its field across every night
-# run into the same database (field_search parameters, e.g. '{}').
+# run into the same database (field_search parameters, e.g. '{}'). --exposure-mode short co-adds
+# the frames per minute first (coadd_minute; auto, the default, does so when the median
+# exposure is at most 1 s, as in Tianyu-I's 0.3-s mode); --minute-parts N shares each minute
+# among N consumers (coadd_minute parts added up by combine_minute).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-usage() { sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 raw="" out="" target="" ra="" dec="" consumers=2 fan_out=8 calibration="{}" photometry="{}"
-plots=() database="" build=1 web=0 search=()
+plots=() database="" build=1 web=0 search=() exposure_mode=auto minute_parts=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --raw) raw=$2; shift 2 ;;
@@ -36,6 +40,8 @@ while [[ $# -gt 0 ]]; do
     --photometry) photometry=$2; shift 2 ;;
     --plot-near) plots+=(--plot-near "$2"); shift 2 ;;
     --field-search) search=(--field-search "$2"); shift 2 ;;
+    --exposure-mode) exposure_mode=$2; shift 2 ;;
+    --minute-parts) minute_parts=$2; shift 2 ;;
     --database) database=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --web) web=1; shift ;;
@@ -94,7 +100,8 @@ count() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<< "$2"; }
 if [[ $(count total "$(counts)") -eq 0 ]]; then
   say "publish the pipeline of observation $observation"
   "$bin/tianyu-publish" pipeline --observation "$observation" --fan-out "$fan_out" \
-    --calibration "$calibration" --photometry "$photometry" "${search[@]}"
+    --calibration "$calibration" --photometry "$photometry" --exposure-mode "$exposure_mode" \
+    --minute-parts "$minute_parts" "${search[@]}"
 else
   say "observation $observation already has its pipeline; running what is left of it"
 fi

@@ -10,15 +10,17 @@
 #include <system_error>
 
 #include "pipeline/atomic_file.h"
+#include "pipeline/fits_support.h"
 
 namespace tianyu::pipeline {
-namespace {
+namespace fits_detail {
 
-// CFITSIO may be built without reentrancy; one process-wide lock keeps every call safe.
 std::mutex& fits_mutex() {
   static std::mutex m;
   return m;
 }
+
+namespace {
 
 std::string status_text(int status) {
   char text[FLEN_STATUS] = {0};
@@ -43,6 +45,8 @@ bool from_the_system(int status) {
   }
 }
 
+}  // namespace
+
 FitsError fits_error(const std::filesystem::path& path, const std::string& what, int status, int error) {
   std::string text = path.string() + ": " + what + ": " + status_text(status);
   if (!from_the_system(status)) return FitsError(text);
@@ -55,16 +59,32 @@ FitsError fits_error(const std::filesystem::path& path, const std::string& what,
   return FitsError(text, transient);
 }
 
-// Runs one CFITSIO call with a fresh errno and reads errno right after it, before any other
-// call can overwrite it.
-template <typename Call>
-void fits_call(const std::filesystem::path& path, const std::string& what, Call&& call) {
-  errno = 0;
-  int status = 0;
-  call(status);
-  const int error = errno;
-  if (status != 0) throw fits_error(path, what, status, error);
+void write_card(fitsfile* f, const HeaderCard& card, const std::filesystem::path& path) {
+  char* key = const_cast<char*>(card.key.c_str());
+  char* comment = const_cast<char*>(card.comment.c_str());
+  fits_call(path, "writing header keyword " + card.key, [&](int& status) {
+    if (const auto* s = std::get_if<std::string>(&card.value)) {
+      fits_update_key(f, TSTRING, key, const_cast<char*>(s->c_str()), comment, &status);
+    } else if (const auto* d = std::get_if<double>(&card.value)) {
+      double v = *d;
+      fits_update_key(f, TDOUBLE, key, &v, comment, &status);
+    } else if (const auto* i = std::get_if<long long>(&card.value)) {
+      LONGLONG v = *i;
+      fits_update_key(f, TLONGLONG, key, &v, comment, &status);
+    } else {
+      int v = std::get<bool>(card.value) ? 1 : 0;
+      fits_update_key(f, TLOGICAL, key, &v, comment, &status);
+    }
+  });
 }
+
+}  // namespace fits_detail
+
+namespace {
+
+using fits_detail::fits_call;
+using fits_detail::fits_mutex;
+using fits_detail::write_card;
 
 class FitsFile {
  public:
@@ -90,24 +110,6 @@ class FitsFile {
   fitsfile* f_ = nullptr;
 };
 
-void write_card(fitsfile* f, const HeaderCard& card, const std::filesystem::path& path) {
-  char* key = const_cast<char*>(card.key.c_str());
-  char* comment = const_cast<char*>(card.comment.c_str());
-  fits_call(path, "writing header keyword " + card.key, [&](int& status) {
-    if (const auto* s = std::get_if<std::string>(&card.value)) {
-      fits_update_key(f, TSTRING, key, const_cast<char*>(s->c_str()), comment, &status);
-    } else if (const auto* d = std::get_if<double>(&card.value)) {
-      double v = *d;
-      fits_update_key(f, TDOUBLE, key, &v, comment, &status);
-    } else if (const auto* i = std::get_if<long long>(&card.value)) {
-      LONGLONG v = *i;
-      fits_update_key(f, TLONGLONG, key, &v, comment, &status);
-    } else {
-      int v = std::get<bool>(card.value) ? 1 : 0;
-      fits_update_key(f, TLOGICAL, key, &v, comment, &status);
-    }
-  });
-}
 
 // Writes the whole FITS file at `temp` (the name CFITSIO creates); errors name `path`.
 void write_fits_file(const std::filesystem::path& temp, const std::filesystem::path& path,

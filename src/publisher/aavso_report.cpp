@@ -54,11 +54,13 @@ AavsoReport load_aavso(db::Connection& c, std::uint64_t obs, std::uint64_t sourc
   AavsoReport report;
   report.star_name = star_name(c, obs);
   const auto rows = c.query(
-      "SELECT f.bjd_tdb_mid, r.rel_flux, r.rel_flux_err, f.exptime_s, COALESCE(f.filter, ''), s.airmass, s.fwhm_px "
+      "SELECT COALESCE(m.bjd_tdb_mid, f.bjd_tdb_mid) AS t, r.rel_flux, r.rel_flux_err, "
+      "COALESCE(m.exptime_s, f.exptime_s), COALESCE(f.filter, ''), s.airmass, s.fwhm_px "
       "FROM relative_flux r JOIN raw_frame f ON f.frame_id = r.frame_id "
+      "LEFT JOIN minute_time m ON m.frame_id = r.frame_id "  // a minute stack's time and exposure
       "LEFT JOIN frame_systematics s ON s.frame_id = r.frame_id "
       "WHERE r.observation_id = ? AND r.source_id = ? AND r.flags = 0 AND r.rel_flux > 0 AND r.rel_flux_err > 0 "
-      "AND f.bjd_tdb_mid IS NOT NULL ORDER BY f.bjd_tdb_mid",
+      "AND COALESCE(m.bjd_tdb_mid, f.bjd_tdb_mid) IS NOT NULL ORDER BY t",
       {obs, source_id});
   if (rows.empty()) {
     throw InputError(fmt::format("aavso: source {} of observation {} has no clean points", source_id, obs));

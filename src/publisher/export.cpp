@@ -164,9 +164,10 @@ std::string text(const std::optional<double>& v, const char* format = "{:.6g}") 
 std::map<std::uint64_t, FrameRow> frame_rows(db::Connection& c, std::uint64_t obs) {
   std::map<std::uint64_t, FrameRow> out;
   for (const auto& r : c.query(
-           "SELECT s.frame_id, f.bjd_tdb_mid, s.airmass, s.airmass_from, s.fwhm_px, s.background_adu, s.transparency, "
-           "q.dx, q.dy, q.axx, q.axy, q.ayx, q.ayy FROM frame_systematics s JOIN raw_frame f ON f.frame_id = s.frame_id "
-           "LEFT JOIN frame_quality q ON q.frame_id = s.frame_id WHERE s.observation_id = ? ORDER BY f.bjd_tdb_mid",
+           "SELECT s.frame_id, COALESCE(m.bjd_tdb_mid, f.bjd_tdb_mid) AS t, s.airmass, s.airmass_from, s.fwhm_px, "
+           "s.background_adu, s.transparency, q.dx, q.dy, q.axx, q.axy, q.ayx, q.ayy FROM frame_systematics s "
+           "JOIN raw_frame f ON f.frame_id = s.frame_id LEFT JOIN minute_time m ON m.frame_id = s.frame_id "
+           "LEFT JOIN frame_quality q ON q.frame_id = s.frame_id WHERE s.observation_id = ? ORDER BY t",
            {obs})) {
     FrameRow& f = out[r.u64(0)];
     f.frame_id = r.u64(0);

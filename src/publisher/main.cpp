@@ -308,6 +308,12 @@ struct PipelineCommand {
     pipeline->add_option("--group", options.group, "Group of every step but stacking (default general)");
     pipeline->add_option("--stack-group", options.stack_group, "Group of the stacking steps (default: --group)");
     pipeline->add_option("--max-attempts", options.max_attempts, "Attempts per step (default 3)");
+    pipeline->add_option("--exposure-mode", options.exposure_mode,
+                         "long (each frame calibrated), short (frames co-added per minute, each minute a frame of the "
+                         "night) or auto (short when the median exposure is at most 1 s; the default)");
+    pipeline->add_option("--minute-parts", options.minute_parts,
+                         "Short exposures: co-add each minute in this many parts, on as many consumers, then add them "
+                         "up (default 1)");
     pipeline->add_option("--photometry", photometry, "Photometry options as JSON, e.g. {\"radii_fwhm\": [1.5, 2, 3]}");
     pipeline->add_option("--astrometry", astrometry,
                          "Astrometry options as JSON, e.g. {\"scale_low_arcsec\": 4, \"scale_high_arcsec\": 6} or "

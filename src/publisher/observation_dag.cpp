@@ -1,25 +1,66 @@
 #include "publisher/observation_dag.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
 #include "pipeline/stacking/stack_plan.h"
+#include "pipeline/streaming/minute_frame.h"
 #include "steps/step_params.h"
 
 namespace tianyu::publisher {
 namespace {
 
-// The night as the DAG needs it: its site, its calibration frames by kind, its science frames
-// in time order.
+// The night as the DAG needs it: its site, its calibration frames by kind, and its frames in
+// time order: each science frame (long exposures), or each minute of short frames under its
+// first frame's id (short-exposure mode), made by `frame_step`.
 struct Night {
   std::string site;
   std::map<std::string, int> calibration_frames;
   std::vector<std::uint64_t> frames;
+  std::string frame_step = "calibrate";
+  std::map<std::uint64_t, std::vector<std::uint64_t>> minutes;  // first frame -> the minute's frames
 };
 
-Night read_night(db::Connection& c, std::uint64_t observation_id) {
+// Short exposures are co-added per minute: chosen by the operator, or (auto) when the night's
+// median exposure is at most 1 s, as in Tianyu-I's 0.3-s mode.
+bool use_minute_stacks(const std::string& mode, std::vector<double> exptimes) {
+  if (mode == "short") return true;
+  if (mode == "long") return false;
+  if (mode != "auto") {
+    throw InputError(fmt::format("--exposure-mode must be auto, long or short, got '{}'", mode));
+  }
+  if (exptimes.empty()) return false;
+  std::nth_element(exptimes.begin(), exptimes.begin() + exptimes.size() / 2, exptimes.end());
+  return exptimes[exptimes.size() / 2] <= 1.0;
+}
+
+void group_minutes(Night& n, const PipelineOptions& o, const std::vector<std::uint64_t>& ids,
+                   const std::vector<std::optional<double>>& times) {
+  const auto observation_id = o.observation_id;
+  std::vector<double> jd;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!times[i]) {
+      throw InputError(fmt::format("observation {}: frame {} has no mid-exposure time (jd_utc_mid): short exposures "
+                                   "are co-added by the minute they were taken in",
+                                   observation_id, ids[i]));
+    }
+    jd.push_back(*times[i]);
+  }
+  n.frame_step = o.minute_parts > 1 ? "combine_minute" : "coadd_minute";
+  for (const auto& group : pipeline::streaming::minute_groups(jd)) {
+    std::vector<std::uint64_t> minute;
+    for (const auto i : group) minute.push_back(ids[i]);
+    n.frames.push_back(minute.front());
+    n.minutes[minute.front()] = std::move(minute);
+  }
+}
+
+Night read_night(db::Connection& c, const PipelineOptions& o) {
+  const auto observation_id = o.observation_id;
   const auto obs = c.query(
       "SELECT s.name FROM observation o JOIN site s ON s.site_id = o.site_id WHERE o.observation_id = ?",
       {observation_id});
@@ -30,12 +71,22 @@ Night read_night(db::Connection& c, std::uint64_t observation_id) {
                                {observation_id})) {
     n.calibration_frames[r.str(0)] = static_cast<int>(r.i64(1));
   }
-  for (const auto& r : c.query("SELECT frame_id FROM raw_frame WHERE observation_id = ? AND kind = 'science' "
-                               "ORDER BY jd_utc_mid, frame_id",
+  std::vector<std::uint64_t> ids;
+  std::vector<std::optional<double>> times;
+  std::vector<double> exptimes;
+  for (const auto& r : c.query("SELECT frame_id, jd_utc_mid, exptime_s FROM frame_calibration WHERE observation_id = ? "
+                               "AND kind = 'science' ORDER BY jd_utc_mid, frame_id",
                                {observation_id})) {
-    n.frames.push_back(r.u64(0));
+    ids.push_back(r.u64(0));
+    times.push_back(r.is_null(1) ? std::nullopt : std::optional<double>(r.f64(1)));
+    if (!r.is_null(2)) exptimes.push_back(r.f64(2));
   }
-  if (n.frames.empty()) throw InputError(fmt::format("observation {} has no science frames", observation_id));
+  if (ids.empty()) throw InputError(fmt::format("observation {} has no science frames", observation_id));
+  if (use_minute_stacks(o.exposure_mode, exptimes)) {
+    group_minutes(n, o, ids, times);
+  } else {
+    n.frames = std::move(ids);
+  }
   return n;
 }
 
@@ -82,22 +133,63 @@ std::vector<Dependency> add_masters(DagBuilder& dag, const Night& night) {
   return masters;
 }
 
+// A minute shared by several consumers: its frames in contiguous parts, each co-added on the
+// grid of the minute's first frame, then added up.
+void add_shared_minute(DagBuilder& dag, const PipelineOptions& o, const std::vector<std::uint64_t>& frames,
+                       const std::vector<Dependency>& masters) {
+  const std::size_t parts = std::min<std::size_t>(static_cast<std::size_t>(o.minute_parts), frames.size());
+  std::vector<Dependency> made;
+  for (std::size_t k = 0; k < parts; ++k) {
+    steps::CoaddMinuteParams part;
+    part.observation_id = o.observation_id;
+    part.grid_frame_id = frames.front();
+    part.frame_ids.assign(frames.begin() + static_cast<std::ptrdiff_t>(k * frames.size() / parts),
+                          frames.begin() + static_cast<std::ptrdiff_t>((k + 1) * frames.size() / parts));
+    const auto name = key("coadd_minute", part.frame_ids.front());
+    dag.add(name, "coadd_minute", part, masters);
+    made.emplace_back(name);
+  }
+  steps::CombineMinuteParams minute;
+  minute.observation_id = o.observation_id;
+  minute.frame_ids = frames;
+  dag.add(key("combine_minute", frames.front()), "combine_minute", minute, made);
+}
+
+// Each frame of the night made: calibrated (long exposures) or co-added from its minute of
+// short frames, with the masters.
+void add_frames(DagBuilder& dag, const Night& night, const PipelineOptions& o, const std::vector<Dependency>& masters) {
+  for (const auto f : night.frames) {
+    if (night.frame_step == "calibrate") {
+      dag.add(key("calibrate", f), "calibrate", dag.frame(f), masters);
+      continue;
+    }
+    const auto& frames = night.minutes.at(f);
+    if (night.frame_step == "coadd_minute") {
+      steps::CoaddMinuteParams minute;
+      minute.observation_id = o.observation_id;
+      minute.frame_ids = frames;
+      dag.add(key("coadd_minute", f), "coadd_minute", minute, masters);
+      continue;
+    }
+    add_shared_minute(dag, o, frames, masters);
+  }
+}
+
 // The reference (the grid of alignment, stacking and the template) is the first of the night's
-// first frames that calibrated: a truncated or foreign first frame must not take the whole
-// night down with it. Every align waits for those frames' calibration to end ('after' edges),
-// so all of them see the same candidates among their dependencies and pick the same one.
-std::vector<Dependency> add_calibration_and_alignment(DagBuilder& dag, const Night& night,
-                                                      const std::vector<Dependency>& masters) {
+// first frames that was made: a truncated or foreign first frame must not take the whole night
+// down with it. Every align waits for those frames to end ('after' edges), so all of them see
+// the same candidates among their dependencies and pick the same one.
+std::vector<Dependency> add_alignment(DagBuilder& dag, const Night& night) {
   constexpr std::size_t kReferenceCandidates = 5;
   const std::size_t candidates = std::min(kReferenceCandidates, night.frames.size());
-  for (const auto f : night.frames) dag.add(key("calibrate", f), "calibrate", dag.frame(f), masters);
+  const char* made = night.frame_step.c_str();
   std::vector<Dependency> aligned;
   for (const auto f : night.frames) {
     std::vector<Dependency> waits;
     for (std::size_t i = 0; i < candidates; ++i) {
-      if (night.frames[i] != f) waits.emplace_back(key("calibrate", night.frames[i]));
+      if (night.frames[i] != f) waits.emplace_back(key(made, night.frames[i]));
     }
-    dag.add(key("align", f), "align", dag.frame(f), {key("calibrate", f)}, waits);
+    dag.add(key("align", f), "align", dag.frame(f), {key(made, f)}, waits);
     aligned.emplace_back(key("align", f));
   }
   return aligned;
@@ -120,13 +212,13 @@ std::vector<Dependency> add_stack_tree(DagBuilder& dag, const Night& night, cons
       } else {
         const auto frame = night.frames[static_cast<std::size_t>(child.index)];
         params.frame_ids.push_back(frame);
-        frames.emplace_back(key("calibrate", frame));
+        frames.emplace_back(key(night.frame_step.c_str(), frame));
       }
     }
     dag.add(key("stack", n), "stack", params, needs, frames, o.stack_group);
   }
   // A single frame is its own template.
-  if (!plan.root.is_node) return {std::string("select"), key("calibrate", night.frames.front())};
+  if (!plan.root.is_node) return {std::string("select"), key(night.frame_step.c_str(), night.frames.front())};
   return {key("stack", static_cast<std::uint64_t>(plan.root.index))};
 }
 
@@ -134,10 +226,12 @@ std::vector<Dependency> add_stack_tree(DagBuilder& dag, const Night& night, cons
 
 std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOptions& o) {
   if (o.fan_out < 2) throw InputError(fmt::format("--fan-out must be at least 2, got {}", o.fan_out));
-  const Night night = read_night(c, o.observation_id);
+  if (o.minute_parts < 1) throw InputError(fmt::format("--minute-parts must be at least 1, got {}", o.minute_parts));
+  const Night night = read_night(c, o);
   DagBuilder dag(o, night.site);
   const auto masters = add_masters(dag, night);
-  const auto aligned = add_calibration_and_alignment(dag, night, masters);
+  add_frames(dag, night, o, masters);
+  const auto aligned = add_alignment(dag, night);
   dag.add("select", "select_frames", dag.observation(), {}, aligned);
   const auto template_ready = add_stack_tree(dag, night, o);
   steps::DetectSourcesParams detect;
@@ -158,7 +252,7 @@ std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOption
   std::vector<Dependency> measured;
   for (const auto f : night.frames) {
     dag.add(key("photometry", f), "photometry", dag.frame(f),
-            {std::string("detect_sources"), key("align", f), key("calibrate", f)});
+            {std::string("detect_sources"), key("align", f), key(night.frame_step.c_str(), f)});
     measured.emplace_back(key("photometry", f));
   }
   dag.add("relative_flux", "relative_flux", dag.observation(), {std::string("detect_sources")}, measured);

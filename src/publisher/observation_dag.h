@@ -1,6 +1,7 @@
 #pragma once
 // The whole pipeline of one observation as a DAG (DESIGN.md §3), published in one transaction:
-// masters (when calibration frames exist) -> per-frame calibration -> per-frame alignment onto
+// masters (when calibration frames exist) -> per-frame calibration (short exposures: the frames
+// of each minute co-added, and each minute a frame from then on) -> per-frame alignment onto
 // the first science frame -> selection -> the stacking tree (fan-out K) -> template sources ->
 // per-frame photometry -> relative flux -> the transit search of every light curve.
 // Observation-wide steps wait for the per-frame ones with 'after' edges, so a bad frame fails
@@ -23,6 +24,13 @@ struct PipelineOptions {
   std::string group = "general";   // every step but stacking
   std::string stack_group;         // stacking (a big-RAM group); empty: `group`
   int max_attempts = 3;
+  // "long": every science frame calibrated on its own; "short": the frames co-added per minute
+  // (coadd_minute), each minute then a frame of the night; "auto": short when the median
+  // exposure is at most 1 s.
+  std::string exposure_mode = "auto";
+  // Short exposures: each minute co-added by this many coadd_minute parts (several consumers
+  // share a minute), added up by combine_minute; 1: one process a minute.
+  int minute_parts = 1;
   // The observation's calibration override ({"saturation_adu": 4095}), stored on the observation
   // row (steps read frame_calibration), not in any step's params.
   nlohmann::json calibration = nlohmann::json::object();
@@ -39,7 +47,8 @@ struct PipelineOptions {
   std::optional<nlohmann::json> field_search;
 };
 
-// The processes, keyed "master_bias", "calibrate/<frame_id>", "align/<frame_id>", "select",
+// The processes, keyed "master_bias", "calibrate/<frame_id>" (or "coadd_minute/<first frame_id>"
+// per minute of short frames), "align/<frame_id>", "select",
 // "stack/<node>", "detect_sources", "photometry/<frame_id>", "relative_flux", "transit_search". Throws
 // InputError for an unknown observation or one without science frames.
 std::vector<ProcessSpec> observation_dag(db::Connection& c, const PipelineOptions& options);

@@ -61,25 +61,37 @@ std::vector<StepDeclaration> reduction_steps() {
       declare<FrameParams>("align",
                            "the frame's catalogue onto the reference frame's (the first of the night's first five "
                            "frames that calibrated; translation or affine), quality numbers",
-                           {{"products calibrated (its own and the reference candidates')"}, {"frame_quality row"}},
+                           {{"products calibrated or minute_stack (its own and the reference candidates')"}, {"frame_quality row"}},
                            "pipeline::align_to_reference"),
       declare<ObservationParams>("select_frames", "the quality rules over every aligned frame",
                                  {{"frame_quality"}, {"frame_quality.good, rejected_reason"}}, "pipeline::select_frames"),
       declare<StackParams>("stack",
                            "one node of the stacking tree: good frames (rejected weigh 0) or child nodes with their "
                            "weight maps; the root is the template",
-                           {{"products calibrated (its frames)", "products stack (its child nodes)", "frame_quality"},
+                           {{"products calibrated or minute_stack (its frames)", "products stack (its child nodes)", "frame_quality"},
                             {"product stack or template (image, weight map)"}},
                            "pipeline::stack_node"),
       declare<CoaddMinuteParams>("coadd_minute",
                                  "short-exposure mode: one minute of short raw frames, each read once, calibrated "
                                  "with the masters, registered on a few bright stars and summed; nothing written per "
                                  "short frame; a frame that is truncated, of another size or exposure, or not finite "
-                                 "fails the minute naming it",
+                                 "fails the minute naming it; in a night's DAG each minute is then a frame for the steps "
+                                 "after it",
                                  {{"raw_frame (science, jd_utc_mid)", "frame_calibration",
                                    "products master_bias, master_dark, master_flat"},
-                                  {"product minute_stack (calibrated sum, exposure map)"}},
+                                  {"product minute_stack (calibrated sum, exposure map, catalogue), or with "
+                                   "grid_frame_id product minute_part (sum, exposure map)",
+                                   "minute_time row (mean time, summed exposure)"}},
                                  "pipeline::streaming::MinuteCoadd"),
+      declare<CombineMinuteParams>("combine_minute",
+                                   "several consumers share a minute: the parts (coadd_minute with grid_frame_id, "
+                                   "each on the grid of the minute's first frame) added up into the minute, recorded "
+                                   "as one coadd_minute would record it; the parts must hold exactly the minute's "
+                                   "frames",
+                                   {{"products minute_part (sum, exposure map)", "raw_frame (science)"},
+                                    {"product minute_stack (calibrated sum, exposure map, catalogue)",
+                                     "minute_time row (mean time, summed exposure)"}},
+                                   "pipeline::streaming::sum_minute_parts"),
   };
 }
 
@@ -108,7 +120,7 @@ std::vector<StepDeclaration> photometry_steps() {
                                 "pipeline::sky::merge_night_into_field (in the success transaction, field row locked)"),
       declare<FrameParams>("photometry",
                            "every source in one good frame at every radius (nothing for a rejected frame)",
-                           {{"product calibrated", "frame_quality", "frame_calibration", "source", "aperture"},
+                           {{"product calibrated or minute_stack", "frame_quality", "frame_calibration", "source", "aperture"},
                             {"raw_flux rows"}},
                            "pipeline::measure_apertures"),
       declare<ObservationParams>("relative_flux",
@@ -116,8 +128,9 @@ std::vector<StepDeclaration> photometry_steps() {
                                  "flux over the night; best radius per source; RMS, CDPP; the gain when none is known "
                                  "(flats, else constant stars) and the errors recomputed with it; each frame's systematics",
                                  {{"raw_flux", "source", "aperture", "frame_quality",
-                                   "frame_calibration (gain, airmass, time)", "raw_frame (flat, bias; header altitude)",
-                                   "product calibrated (background)", "site (location)"},
+                                   "frame_calibration (gain, airmass, time)", "minute_time",
+                                   "raw_frame (flat, bias; header altitude)",
+                                   "product calibrated or minute_stack (background)", "site (location)"},
                                   {"relative_flux rows", "source_photometry rows", "reference_group rows",
                                    "observation_noise row", "frame_systematics rows"}},
                                  "pipeline::relative_flux_night"),

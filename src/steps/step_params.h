@@ -206,12 +206,29 @@ struct CoaddMinuteParams {
   std::vector<std::uint64_t> frame_ids;
   std::optional<std::uint64_t> minute;
   std::uint64_t threads = 0;
+  std::optional<std::uint64_t> grid_frame_id;
   template <class V> void visit(V& v) {
     v.required("observation_id", observation_id, "the observation");
     v.optional("frame_ids", frame_ids, "the minute's short science frames (or give `minute`)");
     v.optional("minute", minute,
                "the minute's index: frames whose mid-exposure time is 60k..60(k+1) s after the observation's "
                "first science frame's (instead of `frame_ids`)");
+    v.optional("threads", threads, "worker threads (0: one per core)");
+    v.optional("grid_frame_id", grid_frame_id,
+               "a part of a minute shared by several consumers: co-added on this frame's grid (the minute's first) "
+               "as a minute_part, which combine_minute adds up");
+  }
+};
+
+// combine_minute: the parts of one minute (coadd_minute with grid_frame_id) added up into the
+// minute's stack, as if one process had co-added it.
+struct CombineMinuteParams {
+  std::uint64_t observation_id = 0;
+  std::vector<std::uint64_t> frame_ids;
+  std::uint64_t threads = 0;
+  template <class V> void visit(V& v) {
+    v.required("observation_id", observation_id, "the observation");
+    v.required("frame_ids", frame_ids, "all the minute's short science frames (the parts')");
     v.optional("threads", threads, "worker threads (0: one per core)");
   }
 };

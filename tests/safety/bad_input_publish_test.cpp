@@ -98,6 +98,7 @@ TEST_F(BadPublishInput, SiteAndGroupNamesAreRefusedNamingThem) {
 }
 
 // Cases 13-15: pipeline options, refused before the observation's DAG is published.
+// `--exposure-mode` is auto, long or short.
 // `pipeline --calibration` takes only the override fields; `--photometry` only the declared options.
 TEST_F(BadPublishInput, PipelineOptionsAreRefusedNamingTheField) {
   const auto obs = std::to_string(observation_with_a_light_curve());
@@ -112,6 +113,8 @@ TEST_F(BadPublishInput, PipelineOptionsAreRefusedNamingTheField) {
        {"'period_max'"}},
       {"field-search naming another field", {"pipeline", "--observation", obs, "--field-search", R"({"field_id": 3})"},
        {"--field-search", "'field_id'", "'observation_id'"}},
+      {"unknown exposure mode", {"pipeline", "--observation", obs, "--exposure-mode", "medium"},
+       {"--exposure-mode", "auto, long or short", "'medium'"}},
   });
 }
 

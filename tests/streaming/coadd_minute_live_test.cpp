@@ -127,7 +127,22 @@ TEST_F(ShortMinuteLive, AMinuteOfShortFramesBecomesOneStackEqualToTheSumOfItsCal
   EXPECT_EQ(rows[1].i64(1), 2);
   EXPECT_EQ(rows[1].u64(2), frame_ids_.at(kMinute));
   EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM image_product").i64(0), 5) << "3 masters + 2 minutes";
-  EXPECT_EQ(product_files().size(), 3u + 2u * 2u) << "masters, and each minute's stack and exposure map";
+  EXPECT_EQ(product_files().size(), 3u + 2u * 3u) << "masters, and each minute's stack, exposure map and catalogue";
+  // Each minute's place in time: its frames' mean mid-exposure time and summed exposure.
+  const auto minute = c_->query_one(
+      "SELECT short_frames, last_frame_id, exptime_s, jd_utc_mid FROM minute_time WHERE frame_id = ?",
+      {frame_ids_.at(0)});
+  double mean_jd = 0;
+  for (int k = 0; k < kMinute; ++k) {
+    mean_jd += c_->query_one("SELECT jd_utc_mid FROM raw_frame WHERE frame_id = ?", {frame_ids_.at(k)}).f64(0) / kMinute;
+  }
+  EXPECT_EQ(minute.i64(0), kMinute);
+  EXPECT_EQ(minute.u64(1), frame_ids_.at(kMinute - 1));
+  EXPECT_NEAR(minute.f64(2), kMinute * c.exptime_s, 1e-9);
+  EXPECT_NEAR((minute.f64(3) - mean_jd) * 86400, 0.0, 1e-3) << "s";
+  EXPECT_NEAR((minute.f64(3) - c_->query_one("SELECT jd_utc_mid FROM raw_frame WHERE frame_id = ?",
+                                             {frame_ids_.at(0)}).f64(0)) * 86400,
+              (kMinute - 1) / 2.0 * 60.0 / 174, 0.01) << "s after the first frame: half the minute";
 
   // The known answer: the sum of the calibrated frames with the masters the steps made.
   const auto bias = product_image(id.at("master_bias"), "path");
@@ -158,6 +173,56 @@ TEST_F(ShortMinuteLive, AMinuteOfShortFramesBecomesOneStackEqualToTheSumOfItsCal
   const double in_stack = streaming_test::aperture_flux(stack, star->x, star->y, 10);
   EXPECT_NEAR(in_stack, truth, 4 * sigma + 0.01 * truth);
   EXPECT_GT(in_stack, 100 * sigma) << "a real star, not two zeros agreeing";
+}
+
+// Several consumers share a minute: three coadd_minute parts on the grid of its first frame,
+// run by two consumers, and combine_minute adding them up give the minute one process makes
+// of the same frames (published in the same DAG): same pixels, same exposure, same row.
+TEST_F(ShortMinuteLive, AMinuteSharedByConsumersEqualsTheMinuteMadeWhole) {
+  constexpr int kFrames = 60;
+  const auto c = streaming_test::scaled_minute(256, kFrames);
+  ShortMinute m(c);
+  const auto obs = write_and_ingest("shared", m, c, 5);
+  std::vector<std::uint64_t> all;
+  for (int k = 0; k < kFrames; ++k) all.push_back(frame_ids_.at(k));
+  const auto part = [&](int first, int end) {
+    return nlohmann::json{{"frame_ids", std::vector<std::uint64_t>(all.begin() + first, all.begin() + end)},
+                          {"grid_frame_id", all.front()}};
+  };
+  const std::vector<publisher::Dependency> masters{"master_bias", "master_flat"};
+  auto combine = spec("combined", "combine_minute", {"part0", "part1", "part2"});
+  combine.params = {{"observation_id", obs}, {"frame_ids", all}};
+  combine.observation_id = obs;
+  const auto id = publisher::publish(
+      *c_,
+      {master("master_bias", obs, {}), master("master_flat", obs, {"master_bias"}),
+       coadd("part0", obs, part(0, 20), masters), coadd("part1", obs, part(20, 40), masters),
+       coadd("part2", obs, part(40, 60), masters), combine, coadd("whole", obs, {{"frame_ids", all}}, masters)},
+      ids_);
+  start("tianyu-manager");
+  start("tianyu-consumer");
+  start("tianyu-consumer");
+  ASSERT_TRUE(settle(240s)) << stuck_report();
+  for (const auto& [key, pid] : id) EXPECT_EQ(state_of(pid), "success") << key << ": " << error_of(pid);
+  daemons_.clear();
+  EXPECT_EQ(c_->query_one("SELECT COUNT(*) FROM image_product WHERE kind = 'minute_part'").i64(0), 3);
+  const auto rows = c_->query("SELECT process_id, frames, frame_id, background_rms_adu FROM image_product "
+                              "WHERE kind = 'minute_stack' ORDER BY process_id");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].i64(1), rows[1].i64(1));
+  EXPECT_EQ(rows[0].u64(2), rows[1].u64(2));
+  EXPECT_NEAR(rows[0].f64(3) / rows[1].f64(3), 1.0, 1e-3);
+  const auto whole = product_image(id.at("whole"), "path"), combined = product_image(id.at("combined"), "path");
+  const auto whole_exposure = product_image(id.at("whole"), "weight_path");
+  const auto combined_exposure = product_image(id.at("combined"), "weight_path");
+  double worst = 0;
+  for (std::size_t i = 0; i < whole.pixels.size(); ++i) {
+    worst = std::max(worst, std::abs(double(combined.pixels[i]) - whole.pixels[i]) /
+                                (1e-5 * std::abs(whole.pixels[i]) + 1e-2));
+    ASSERT_FLOAT_EQ(combined_exposure.pixels[i], whole_exposure.pixels[i]) << "pixel " << i;
+  }
+  EXPECT_LE(worst, 1.0) << "the shared minute differs from the minute made whole";
+  EXPECT_EQ(c_->query_one("SELECT short_frames FROM minute_time WHERE frame_id = ?", {all.front()}).i64(0), kFrames);
 }
 
 TEST_F(ShortMinuteLive, ATruncatedFrameOrOneOfAnotherExposureFailsItsMinuteAtAttemptOneNamingIt) {
@@ -196,7 +261,7 @@ TEST_F(ShortMinuteLive, ATruncatedFrameOrOneOfAnotherExposureFailsItsMinuteAtAtt
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].u64(0), id.at("good"));
   const auto files = product_files();
-  EXPECT_EQ(files.size(), 2u);
+  EXPECT_EQ(files.size(), 3u);
   for (const auto& f : files) {
     EXPECT_NE(f.find(fmt::format(".p{}a1.", id.at("good"))), std::string::npos) << f << " was left by a failed minute";
   }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "consumer/steps/coadd_minute.h"
+#include "consumer/steps/observation_io.h"
 #include "consumer/steps/step_test_fixture.h"
 #include "streaming/minute_on_disk.h"
 
@@ -121,8 +122,29 @@ TEST_F(CoaddMinuteStep, TheMinuteIsOneProductEqualToTheSumOfItsCalibratedFrames)
   EXPECT_EQ(record.kind, "minute_stack");
   EXPECT_EQ(record.product.frames, kFrames);
   EXPECT_EQ(record.product.frame_id, std::optional<std::uint64_t>(1));
-  EXPECT_EQ(ctx.written.size(), 2u);
-  EXPECT_EQ(product_files().size(), 2u) << "the stack and its exposure map, nothing per short frame";
+  EXPECT_EQ(ctx.written.size(), 3u);
+  EXPECT_EQ(product_files().size(), 3u) << "the stack, its exposure map and its catalogue, nothing per short frame";
+  // The minute stands for itself in the night under its first frame, with all its frames.
+  ASSERT_EQ(db_.minutes.size(), 1u);
+  EXPECT_EQ(db_.minutes.front().frame_id, 1u);
+  EXPECT_EQ(db_.minutes.front().frame_ids, ids_) << "its frames in time order";
+  // Its catalogue (the alignment's input) holds the brightest star where the simulator put it.
+  const pipeline::streaming::MinuteStar* star = nullptr;
+  for (const auto& s : minute_->stars()) {
+    const bool inside = s.x > 20 && s.x < 236 && s.y > 20 && s.y < 236;
+    if (inside && (!star || s.electrons > star->electrons)) star = &s;
+  }
+  ASSERT_NE(star, nullptr);
+  const auto catalogue = read_catalog(root_ / record.product.catalog_path);
+  ASSERT_FALSE(catalogue.empty());
+  double nearest = 1e9;
+  for (const auto& s : catalogue) nearest = std::min(nearest, std::hypot(s.x - star->x, s.y - star->y));
+  EXPECT_LT(nearest, 0.3) << "px from the simulator's position";
+  // The sky noise of a sum of 12 frames: sqrt(12 (sky + read^2)) electrons, in ADU.
+  const double sky_e = config_.sky_e_per_s * config_.exptime_s;
+  const double expected_rms =
+      std::sqrt(kFrames * (sky_e + config_.read_noise_e * config_.read_noise_e)) / config_.gain;
+  EXPECT_NEAR(record.product.background_rms / expected_rms, 1.0, 0.15);
 
   const auto stack = pipeline::read_fits(root_ / record.product.path);
   const auto exposure = pipeline::read_fits(root_ / record.product.weight_path).image;

@@ -15,8 +15,8 @@ namespace {
 
 void align_frame(StepContext& ctx, const contract::FrameParams& params) {
   run_with_failure_context(fmt::format("align frame {}", params.frame_id), [&] {
-    const auto calibrated = dependency_products(ctx, "calibrated");  // in time order
-    const auto mine = dependency_product(ctx, "calibrated", params.frame_id);
+    const auto calibrated = frame_products(ctx);  // in time order
+    const auto mine = frame_product(ctx, params.frame_id);
     if (calibrated.empty()) throw InputError("none of the reference candidates calibrated");
     const auto& reference = calibrated.front();
     const auto sources = read_catalog(readable(ctx, mine.catalog_path));

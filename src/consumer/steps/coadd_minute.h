@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "consumer/steps/observation_store.h"
+#include "consumer/steps/registry.h"
+#include "pipeline/streaming/minute_coadd.h"
 
 namespace tianyu::consumer::steps {
 
@@ -24,5 +26,11 @@ std::vector<std::uint64_t> frames_of_minute(std::vector<FrameTime> frames, std::
 // Returned in time order, whatever order `ids` has.
 std::vector<RawFrame> requested_frames(const std::vector<RawFrame>& science, const std::vector<std::uint64_t>& ids,
                                        std::uint64_t observation_id);
+
+// The minute's one product (kind minute_stack): its sum, exposure map (from which its mask
+// follows) and SEP catalogue, staged with its place in time (minute_time), so that the steps
+// after it take the minute as a frame of the night. `frames` are the minute's, in time order.
+void write_minute(StepContext& ctx, std::uint64_t obs, const std::string& label, const std::vector<RawFrame>& frames,
+                  const pipeline::streaming::MinuteStack& stack, int threads);
 
 }  // namespace tianyu::consumer::steps

@@ -15,7 +15,7 @@ namespace {
 // The template from the root of the stacking tree, or (a single frame) that frame's calibration.
 ImageProduct template_product(StepContext& ctx) {
   const auto stacked = dependency_products(ctx, "template");
-  return stacked.empty() ? dependency_product(ctx, "calibrated") : stacked.front();
+  return stacked.empty() ? frame_product(ctx) : stacked.front();
 }
 
 void detect_sources(StepContext& ctx, const contract::DetectSourcesParams& params) {

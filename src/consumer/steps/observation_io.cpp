@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "pipeline/atomic_file.h"
 #include "pipeline/fits_io.h"
+#include "pipeline/streaming/minute_frame.h"
 
 namespace tianyu::consumer::steps {
 namespace fs = std::filesystem;
@@ -60,6 +61,33 @@ ImageProduct dependency_product(StepContext& ctx, const std::string& kind, std::
   }
   throw InputError(frame_id ? fmt::format("no {} product of frame {} among this process's inputs", kind, *frame_id)
                             : fmt::format("no {} product among this process's inputs", kind));
+}
+
+std::vector<ImageProduct> frame_products(StepContext& ctx) {
+  auto frames = dependency_products(ctx, "calibrated");
+  for (auto& minute : dependency_products(ctx, "minute_stack")) frames.push_back(std::move(minute));
+  return frames;
+}
+
+ImageProduct frame_product(StepContext& ctx, std::optional<std::uint64_t> frame_id) {
+  for (auto& p : frame_products(ctx)) {
+    if (!frame_id || p.frame_id == frame_id) return p;
+  }
+  throw InputError(frame_id ? fmt::format("no calibrated frame or minute stack of frame {} among this process's inputs",
+                                          *frame_id)
+                            : "no calibrated frame or minute stack among this process's inputs");
+}
+
+std::vector<std::uint8_t> frame_mask(StepContext& ctx, const ImageProduct& p, int width, int height) {
+  if (!p.mask_path.empty()) return read_mask(readable(ctx, p.mask_path), width, height);
+  if (p.weight_path.empty()) return std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height, 0);
+  const auto path = readable(ctx, p.weight_path);
+  const auto exposure = pipeline::read_fits(path).image;
+  if (exposure.width != width || exposure.height != height) {
+    throw InputError(fmt::format("{}: exposure map is {}x{}, its image {}x{}", path.string(), exposure.width,
+                                 exposure.height, width, height));
+  }
+  return pipeline::streaming::partial_exposure_mask(exposure);
 }
 
 std::string ProductFiles::name(const std::string& stem, const std::string& ext) {

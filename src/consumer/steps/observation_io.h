@@ -52,6 +52,17 @@ LoadedMasters load_dependency_masters(StepContext& ctx);
 // The one product of `kind` (for `frame_id`, when given) among them; InputError when absent.
 ImageProduct dependency_product(StepContext& ctx, const std::string& kind, std::optional<std::uint64_t> frame_id = {});
 
+// The frames of the night among this process's inputs: calibrated frames (long exposures) or
+// minute stacks (short-exposure mode, coadd_minute), which stand for their minute under its
+// first short frame's id. A night has one or the other; in time order.
+std::vector<ImageProduct> frame_products(StepContext& ctx);
+// The one of `frame_id` among them (any, when not given); InputError when absent.
+ImageProduct frame_product(StepContext& ctx, std::optional<std::uint64_t> frame_id = {});
+// A frame product's pixel mask: its mask file, or for a minute stack the pixels not every
+// short frame covered (from its exposure map); InputError naming the file when it is not the
+// image's size.
+std::vector<std::uint8_t> frame_mask(StepContext& ctx, const ImageProduct& p, int width, int height);
+
 // The files of one attempt: names unique to (process, attempt) under products/obs<O>/.
 class ProductFiles {
  public:

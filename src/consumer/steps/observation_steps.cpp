@@ -9,6 +9,7 @@ void register_align_step(StepRegistry& registry);
 void register_select_step(StepRegistry& registry);
 void register_stack_step(StepRegistry& registry);
 void register_coadd_minute_step(StepRegistry& registry);
+void register_combine_minute_step(StepRegistry& registry);
 void register_detect_sources_step(StepRegistry& registry);
 void register_solve_field_step(StepRegistry& registry);
 void register_match_field_step(StepRegistry& registry);
@@ -25,6 +26,7 @@ void register_reduction_steps(StepRegistry& registry) {
   steps::register_select_step(registry);
   steps::register_stack_step(registry);
   steps::register_coadd_minute_step(registry);
+  steps::register_combine_minute_step(registry);
 }
 
 void register_photometry_steps(StepRegistry& registry) {

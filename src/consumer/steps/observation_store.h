@@ -135,6 +135,13 @@ struct SourceSky {
   double ra_deg = 0, dec_deg = 0;
 };
 
+// A minute stack's place in time (short-exposure mode): it stands for its minute under its
+// first short frame's id; its time is the mean of its frames', its exposure their sum.
+struct MinuteRecord {
+  std::uint64_t frame_id = 0, observation_id = 0, process_id = 0;
+  std::vector<std::uint64_t> frame_ids;  // the short frames summed, in time order
+};
+
 struct ImageProductRecord {
   std::uint64_t process_id = 0, observation_id = 0;
   std::string kind;
@@ -243,6 +250,8 @@ class ObservationStore {
 
   virtual void stage_image_product(const ImageProductRecord& record) = 0;
   virtual void stage_frame_quality(const FrameQualityRecord& record) = 0;
+  // Replaces the minute's minute_time row.
+  virtual void stage_minute(const MinuteRecord& record) = 0;
   virtual void stage_frame_verdicts(std::vector<FrameVerdict> verdicts) = 0;
   // Replaces the observation's sources and apertures.
   virtual void stage_template_catalogue(std::uint64_t observation_id,

@@ -53,9 +53,9 @@ void measure_frame(StepContext& ctx, const contract::FrameParams& params) {
       ctx.observation_store().stage_raw_fluxes(params.observation_id, frame_id, {});  // an earlier run's rows go
       return;
     }
-    const auto product = dependency_product(ctx, "calibrated", frame_id);
+    const auto product = frame_product(ctx, frame_id);
     const auto image = pipeline::read_fits(readable(ctx, product.path)).image;
-    const auto mask = read_mask(readable(ctx, product.mask_path), image.width, image.height);
+    const auto mask = frame_mask(ctx, product, image.width, image.height);
     const auto sources = template_sources(ctx, params.observation_id);
     pipeline::ApertureOptions options;
     options.radii_px = sources.radii_px;

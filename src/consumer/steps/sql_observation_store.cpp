@@ -138,8 +138,10 @@ class SqlObservationStore : public ObservationStore {
   std::vector<GoodFrame> good_frames(std::uint64_t observation_id) override {
     std::vector<GoodFrame> out;
     for (const auto& r : db_.query(
-             "SELECT c.frame_id, c.bjd_tdb_mid, c.exptime_s FROM frame_calibration c JOIN frame_quality q "
-             "ON q.frame_id = c.frame_id WHERE c.observation_id = ? AND q.good = 1 ORDER BY c.bjd_tdb_mid, c.frame_id",
+             "SELECT c.frame_id, COALESCE(m.bjd_tdb_mid, c.bjd_tdb_mid) AS t, COALESCE(m.exptime_s, c.exptime_s) "
+             "FROM frame_calibration c JOIN frame_quality q ON q.frame_id = c.frame_id "
+             "LEFT JOIN minute_time m ON m.frame_id = c.frame_id "
+             "WHERE c.observation_id = ? AND q.good = 1 ORDER BY t, c.frame_id",
              {observation_id})) {
       out.push_back({r.u64(0), r.f64(1), optional_f64(r, 2)});
     }
@@ -191,6 +193,7 @@ class SqlObservationStore : public ObservationStore {
 
   void stage_image_product(const ImageProductRecord& record) override;
   void stage_frame_quality(const FrameQualityRecord& record) override;
+  void stage_minute(const MinuteRecord& record) override;
   void stage_frame_verdicts(std::vector<FrameVerdict> verdicts) override;
   void stage_template_catalogue(std::uint64_t observation_id,
                                 const pipeline::recipes::TemplateCatalogue& catalogue) override;
@@ -219,12 +222,14 @@ std::optional<double> card_number(const db::Row& r, int i) {
 std::vector<FrameConditions> SqlObservationStore::frame_conditions(std::uint64_t obs) {
   std::vector<FrameConditions> out;
   for (const auto& r : db_.query(
-           "SELECT c.frame_id, c.jd_utc_mid, c.airmass, COALESCE(JSON_VALUE(f.header, '$.TELALT'), "
-           "JSON_VALUE(f.header, '$.ALTITUDE'), JSON_VALUE(f.header, '$.OBJCTALT'), JSON_VALUE(f.header, '$.CENTALT')), "
-           "(SELECT MAX(i.background_adu) FROM image_product i WHERE i.frame_id = c.frame_id AND i.kind = 'calibrated'), "
-           "q.dx, q.dy FROM frame_calibration c JOIN frame_quality q ON q.frame_id = c.frame_id "
-           "JOIN raw_frame f ON f.frame_id = c.frame_id "
-           "WHERE c.observation_id = ? AND q.good = 1 ORDER BY c.bjd_tdb_mid, c.frame_id",
+           "SELECT c.frame_id, COALESCE(m.jd_utc_mid, c.jd_utc_mid), c.airmass, COALESCE(JSON_VALUE(f.header, "
+           "'$.TELALT'), JSON_VALUE(f.header, '$.ALTITUDE'), JSON_VALUE(f.header, '$.OBJCTALT'), "
+           "JSON_VALUE(f.header, '$.CENTALT')), (SELECT MAX(i.background_adu) FROM image_product i WHERE i.frame_id = "
+           "c.frame_id AND i.kind IN ('calibrated', 'minute_stack')), q.dx, q.dy, "
+           "COALESCE(m.bjd_tdb_mid, c.bjd_tdb_mid) AS t FROM frame_calibration c "
+           "JOIN frame_quality q ON q.frame_id = c.frame_id JOIN raw_frame f ON f.frame_id = c.frame_id "
+           "LEFT JOIN minute_time m ON m.frame_id = c.frame_id "
+           "WHERE c.observation_id = ? AND q.good = 1 ORDER BY t, c.frame_id",
            {obs})) {
     out.push_back({r.u64(0), optional_f64(r, 1), optional_f64(r, 2), card_number(r, 3), optional_f64(r, 4), r.f64(5),
                    r.f64(6)});
@@ -294,6 +299,22 @@ void SqlObservationStore::stage_frame_quality(const FrameQualityRecord& r) {
          a.aligned ? db::Param(nullptr) : db::Param(a.reason), t.dx, t.dy, t.axx, t.axy, t.ayx, t.ayy,
          a.aligned ? db::Param(a.rms_px) : db::Param(nullptr), std::int64_t{a.matched},
          a.aligned ? db::Param(a.transparency) : db::Param(nullptr), r.trail_length_px});
+  });
+}
+
+void SqlObservationStore::stage_minute(const MinuteRecord& r) {
+  if (r.frame_ids.empty()) return;
+  std::vector<db::Param> params{r.frame_id, r.observation_id, r.process_id, r.frame_ids.back()};
+  std::string placeholders;
+  for (const auto id : r.frame_ids) {
+    placeholders += placeholders.empty() ? "?" : ",?";
+    params.emplace_back(id);
+  }
+  ctx_.on_commit([params = std::move(params), placeholders](db::Connection& c) {
+    c.execute("REPLACE INTO minute_time (frame_id, observation_id, process_id, last_frame_id, short_frames, jd_utc_mid, "
+              "bjd_tdb_mid, exptime_s) SELECT ?, ?, ?, ?, COUNT(*), AVG(jd_utc_mid), AVG(bjd_tdb_mid), SUM(exptime_s) "
+              "FROM frame_calibration WHERE frame_id IN (" + placeholders + ")",
+              params);
   });
 }
 

@@ -51,7 +51,8 @@ struct CalibrationOptions {
   double sharp_ratio = 3;
 };
 
-enum MaskBit : std::uint8_t { kSaturated = 1, kHot = 2, kBadFlat = 4, kNotFinite = 8, kSharp = 16 };
+// kPartialExposure: a minute stack's pixel that not every short frame covered (streaming mode).
+enum MaskBit : std::uint8_t { kSaturated = 1, kHot = 2, kBadFlat = 4, kNotFinite = 8, kSharp = 16, kPartialExposure = 32 };
 
 struct CalibratedFrame {
   Image image;                     // background-subtracted

@@ -6,11 +6,12 @@
 // used from separate threads.
 #include <fitsio.h>
 
-#include <cerrno>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "pipeline/fits_io.h"
+#include "pipeline/fits_support.h"
 
 namespace tianyu::pipeline::fits_table {
 
@@ -33,17 +34,10 @@ class Handle {
   fitsfile* f_ = nullptr;
 };
 
+// A CFITSIO status as a FitsError, by fits_io's rule (retryable only when errno says the disk
+// or the system was short).
 inline FitsError error(const std::filesystem::path& path, const std::string& what, int status, int error_number) {
-  char text[FLEN_STATUS] = {0};
-  fits_get_errstatus(status, text);
-  const bool system = status == FILE_NOT_OPENED || status == FILE_NOT_CREATED || status == WRITE_ERROR ||
-                      status == READ_ERROR || status == FILE_NOT_CLOSED || status == MEMORY_ALLOCATION ||
-                      status == TOO_MANY_FILES;
-  std::string message = path.string() + ": " + what + ": " + text;
-  if (!system) return FitsError(message + " (bad input: a retry will not help)");
-  const bool transient = transient_errno(error_number) || status == TOO_MANY_FILES;
-  if (error_number != 0) message += " (" + describe_errno("", "errno", error_number).substr(2) + ")";
-  return FitsError(message, transient);
+  return fits_detail::fits_error(path, what, status, error_number);
 }
 
 // Content that is not what a light curve or catalogue file must hold: bad input.
@@ -54,11 +48,7 @@ inline FitsError error(const std::filesystem::path& path, const std::string& wha
 // Runs one CFITSIO call with a fresh errno, read right after it.
 template <typename Call>
 void check(const std::filesystem::path& path, const std::string& what, Call&& call) {
-  errno = 0;
-  int status = 0;
-  call(status);
-  const int error_number = errno;
-  if (status != 0) throw error(path, what, status, error_number);
+  fits_detail::fits_call(path, what, std::forward<Call>(call));
 }
 
 }  // namespace tianyu::pipeline::fits_table

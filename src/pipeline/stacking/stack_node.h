@@ -35,4 +35,27 @@ struct Stack {
 // `threads` split the rows (0: one per core); the result does not depend on it.
 Stack stack_node(const std::vector<StackInput>& children, int width, int height, int threads = 1);
 
+// Stacking in bands of rows (a Tianyu-I node of 8 children is 8 x 330 MB whole): a child's
+// input holds only rows [first_row, first_row + image->height) of its frame (mask likewise);
+// a node child's image and weight map hold exactly the output band's rows.
+struct StackBandInput {
+  StackInput input;
+  int first_row = 0;     // the band's first row in the child's frame
+  int frame_height = 0;  // the child frame's full height (coverage is judged against it)
+};
+
+// Rows [y0, y0 + rows) of what stack_node would give on the width x height grid: the same
+// arithmetic in the same order, so the bands put together equal the whole stack bit for bit.
+// Throws StackError when a child's band lacks a row the output band reads.
+Stack stack_band(const std::vector<StackBandInput>& children, int width, int height, int y0, int rows,
+                 int threads = 1);
+
+// The frame rows [first, end) that output rows [y0, y1) of a `width`-wide grid read through
+// `transform` (bilinear: the row below too), with one more row each side against rounding,
+// clipped to the frame's `frame_height` rows; first == end when the band misses the frame.
+struct RowRange {
+  int first = 0, end = 0;
+};
+RowRange frame_rows_for_band(const FrameTransform& transform, int width, int y0, int y1, int frame_height);
+
 }  // namespace tianyu::pipeline

@@ -133,6 +133,37 @@ void MinuteCoadd::validate(const ShortFrame& f) const {
   }
 }
 
+void MinuteCoadd::use_grid_of(const ShortFrame& first_frame_of_minute) {
+  if (!shifts_.empty()) {
+    throw StreamingInputError(first_frame_of_minute.name, "grid", "the grid is chosen before any frame is added");
+  }
+  validate(first_frame_of_minute);
+  tracker_.measure(first_frame_of_minute);  // the first measure picks the reference stars
+}
+
+MinuteStack sum_minute_parts(std::vector<MinuteStack> parts) {
+  if (parts.empty()) throw StreamingInputError("(minute)", "parts", "no part of the minute to add up");
+  MinuteStack out = std::move(parts.front());
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    auto& part = parts[k];
+    const std::string name = "part " + std::to_string(k);
+    if (part.sum.width != out.sum.width || part.sum.height != out.sum.height) {
+      throw StreamingInputError(name, "size", "the parts of a minute differ in size");
+    }
+    if (std::abs(part.exptime_s - out.exptime_s) > 1e-9 * out.exptime_s) {
+      throw StreamingInputError(name, "exptime_s", "the parts of a minute differ in frame exposure");
+    }
+    for (std::size_t i = 0; i < out.sum.pixels.size(); ++i) {
+      out.sum.pixels[i] += part.sum.pixels[i];
+      out.exposure_s.pixels[i] += part.exposure_s.pixels[i];
+    }
+    out.shifts.insert(out.shifts.end(), part.shifts.begin(), part.shifts.end());
+    out.frames += part.frames;
+    out.pixels_left_out += part.pixels_left_out;
+  }
+  return out;
+}
+
 FrameShift MinuteCoadd::add(const ShortFrame& frame) { return add(std::span<const ShortFrame>(&frame, 1)).front(); }
 
 std::vector<FrameShift> MinuteCoadd::add(std::span<const ShortFrame> frames) {

@@ -29,6 +29,11 @@ struct MinuteStack {
   std::size_t pixels_left_out = 0;  // frame pixels saturated or unusable in the masters
 };
 
+// The parts of one minute co-added on the same grid (MinuteCoadd::use_grid_of) as one minute:
+// sums and exposure maps added, frames and pixels left out counted. StreamingInputError
+// naming the field when there are none, or they differ in size or frame exposure.
+MinuteStack sum_minute_parts(std::vector<MinuteStack> parts);
+
 class MinuteCoadd {
  public:
   // The masters are folded into the plan here and not kept: the caller may free them.
@@ -37,6 +42,10 @@ class MinuteCoadd {
   MinuteCoadd(const MinuteCoadd&) = delete;
   MinuteCoadd& operator=(const MinuteCoadd&) = delete;
 
+  // Several consumers share a minute: each co-adds a part of its frames on the grid of the
+  // minute's first frame, which this registers (its reference stars picked) without adding it.
+  // Called before any add(); the parts' sums then add up pixel for pixel (sum_minute_parts).
+  void use_grid_of(const ShortFrame& first_frame_of_minute);
   // Validates, registers and accumulates one short frame. A frame that is refused
   // (StreamingInputError naming it and the field) leaves the minute as it was.
   FrameShift add(const ShortFrame& frame);

@@ -39,6 +39,7 @@ class MemoryObservationStore : public ObservationStore {
   // ---- what the adapter staged
   std::vector<ImageProductRecord> image_products;
   std::vector<FrameQualityRecord> frame_quality_records;
+  std::vector<MinuteRecord> minutes;
   std::vector<FrameVerdict> verdicts;
   std::map<std::uint64_t, pipeline::recipes::TemplateCatalogue> catalogues;
   std::map<std::uint64_t, std::vector<RawFlux>> staged_fluxes;  // frame id -> rows replacing its rows
@@ -115,6 +116,7 @@ class MemoryObservationStore : public ObservationStore {
 
   void stage_image_product(const ImageProductRecord& record) override { image_products.push_back(record); }
   void stage_frame_quality(const FrameQualityRecord& record) override { frame_quality_records.push_back(record); }
+  void stage_minute(const MinuteRecord& record) override { minutes.push_back(record); }
   void stage_frame_verdicts(std::vector<FrameVerdict> v) override { verdicts = std::move(v); }
   void stage_template_catalogue(std::uint64_t observation_id,
                                 const pipeline::recipes::TemplateCatalogue& catalogue) override {
