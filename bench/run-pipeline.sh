@@ -1,47 +1,90 @@
 #!/usr/bin/env bash
 # The whole pipeline's wall time: the "paper" preset (2048x2048 frames, 15 s exposures) scaled
 # to FRAMES science frames (default 200; the published test had 999), run by
-# scripts/run-local.sh with 1 and with 2 consumers of one worker each (the published system's
-# unit: one consumer process, one step at a time). The baseline measured in the same run is
-# copying the night's raw frames (the I/O floor). The published system took 1490 s for 999
-# frames with one consumer (1.49 s per frame). Prints one JSON object.
-#   bench/run-pipeline.sh [FRAMES]
+# scripts/run-local.sh with 1, 2 and 4 consumers of one worker each (the published system's
+# unit: one consumer process, one step at a time; CONSUMERS="1 2" to choose). The baseline
+# measured in the same run is copying the night's raw frames (the I/O floor). The published
+# system took 1490 s for 999 frames with one consumer (1.49 s per frame). Prints a
+# consumer-scaling table like the published Table 5 (each step's busy time, from the process
+# table: started to finished, so it holds the step's own reads and writes), the share of the
+# consumers' time outside any step (dispatch, waiting for dependencies, idle), and one JSON object.
+#   bench/run-pipeline.sh [FRAMES]    (TIANYU_BUILD_DIR: another build tree than build/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 frames=${1:-200}
-bash "$root/scripts/build.sh" > /dev/null
+read -r -a consumer_counts <<< "${CONSUMERS:-1 2 4}"
+build=${TIANYU_BUILD_DIR:-$root/build}
+if [[ -z ${TIANYU_BUILD_DIR:-} ]]; then
+  bash "$root/scripts/build.sh" > /dev/null
+else
+  cmake --build "$build" -j"$(nproc)" --target tianyu-sim tianyu-publish tianyu-manager tianyu-consumer > /dev/null
+fi
+export TIANYU_BIN_DIR=$build/bin
 bash "$root/scripts/services.sh" start > /dev/null
+# shellcheck disable=SC1091
+source "$root/run/env.sh"
 work=$(mktemp -d /tmp/tianyu-bench-pipeline.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+databases=()
+cleanup() {
+  for d in "${databases[@]}"; do sql "" "DROP DATABASE IF EXISTS \`$d\`" > /dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+sql() {  # database query -> tab-separated rows (the password through the environment, not argv)
+  MYSQL_PWD="$TIANYU_DB_PASSWORD" mariadb -N -B -h "$TIANYU_DB_HOST" -P "$TIANYU_DB_PORT" -u "$TIANYU_DB_USER" \
+    ${1:+"$1"} -e "$2"
+}
 seconds() {  # command... -> wall seconds
   local t0 t1
   t0=$(date +%s.%N); "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }; t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
-sim=$(seconds "$root/build/bin/tianyu-sim" --out "$work/night" --seed 1 --preset paper \
+sim=$(seconds "$build/bin/tianyu-sim" --out "$work/night" --seed 1 --preset paper \
   --config <(echo "{\"frames\": $frames}"))
 copy=$(seconds cp -r "$work/night/raw" "$work/raw-copy")
 rm -rf "$work/raw-copy"
 export TIANYU_CONSUMER_WORKERS=1
-run() {  # consumers -> wall seconds of run-local on a fresh output (and a fresh site)
-  seconds bash "$root/scripts/run-local.sh" --no-build --raw "$work/night" --out "$work/out-$1" \
-    --consumers "$1" --target SIM-PAPER --target-ra 108 --target-dec 46
-}
-one=$(run 1)
-two=$(run 2)
-sources=$(($(wc -l < "$work/out-2/sources.csv") - 1))
-cat <<JSON
+declare -A wall
+for n in "${consumer_counts[@]}"; do
+  db="tianyu_bench_pipeline_$$_$n"
+  databases+=("$db")
+  wall[$n]=$(seconds bash "$root/scripts/run-local.sh" --no-build --raw "$work/night" --out "$work/out-$n" \
+    --consumers "$n" --target SIM-PAPER --target-ra 108 --target-dec 46 --database "$db")
+  # Per step: processes, busy seconds in all, mean ms per process.
+  sql "$db" "SELECT command, COUNT(*), SUM(TIMESTAMPDIFF(MICROSECOND, started_at, finished_at)) / 1e6
+             FROM process WHERE state = 'success' GROUP BY command ORDER BY command" > "$work/steps-$n.tsv"
+done
+sources=$(($(wc -l < "$work/out-${consumer_counts[0]}/sources.csv") - 1))
+
+echo "consumer scaling, $frames frames of 2048x2048 ($sources sources), $(nproc) cores:"
+printf '| step | processes |'; for n in "${consumer_counts[@]}"; do printf ' busy s, %s consumer(s) |' "$n"; done; echo
+printf '|---|---:|'; for n in "${consumer_counts[@]}"; do printf -- '---:|'; done; echo
+cut -f1,2 "$work/steps-${consumer_counts[0]}.tsv" | while IFS=$'\t' read -r step count; do
+  printf '| %s | %s |' "$step" "$count"
+  for n in "${consumer_counts[@]}"; do
+    printf ' %s |' "$(awk -F'\t' -v s="$step" '$1 == s { printf "%.1f", $3 }' "$work/steps-$n.tsv")"
+  done
+  echo
+done
+printf '| **wall** | |'; for n in "${consumer_counts[@]}"; do printf ' **%s** |' "${wall[$n]}"; done; echo
+# Outside any step: the consumers' time (wall x consumers) not spent inside a step.
+printf '| outside steps (share of consumers x wall) | |'
+for n in "${consumer_counts[@]}"; do
+  busy=$(awk -F'\t' '{ s += $3 } END { printf "%.2f", s }' "$work/steps-$n.tsv")
+  printf ' %s |' "$(awk -v b="$busy" -v w="${wall[$n]}" -v n="$n" 'BEGIN { printf "%.0f %%", 100 * (1 - b / (w * n)) }')"
+done
+echo
+
+one=${wall[${consumer_counts[0]}]}
 {
-  "frames": $frames, "size": "2048x2048", "calibration_frames": 10, "sources": $sources, "cores": $(nproc),
-  "simulate_s": $sim,
-  "copy_raw_s_io_floor": $copy,
-  "pipeline_s_1_consumer": $one,
-  "pipeline_s_2_consumers": $two,
-  "s_per_frame_1_consumer": $(awk -v a="$one" -v n="$frames" 'BEGIN { printf "%.3f", a / n }'),
-  "s_per_frame_2_consumers": $(awk -v a="$two" -v n="$frames" 'BEGIN { printf "%.3f", a / n }'),
-  "speedup_2_consumers": $(awk -v a="$one" -v b="$two" 'BEGIN { printf "%.2f", a / b }'),
-  "ratio_1_consumer_to_io_floor": $(awk -v a="$one" -v b="$copy" 'BEGIN { printf "%.1f", a / b }'),
-  "published_s_per_frame_1_consumer": 1.49,
-  "faster_than_published_1_consumer": $(awk -v a="$one" -v n="$frames" 'BEGIN { printf "%.1f", 1.49 / (a / n) }')
+  echo "{"
+  echo "  \"frames\": $frames, \"size\": \"2048x2048\", \"calibration_frames\": 10, \"sources\": $sources, \"cores\": $(nproc),"
+  echo "  \"simulate_s\": $sim, \"copy_raw_s_io_floor\": $copy,"
+  for n in "${consumer_counts[@]}"; do
+    echo "  \"pipeline_s_${n}_consumers\": ${wall[$n]}, \"s_per_frame_${n}_consumers\": $(awk -v a="${wall[$n]}" -v f="$frames" 'BEGIN { printf "%.3f", a / f }'), \"speedup_${n}_consumers\": $(awk -v a="$one" -v b="${wall[$n]}" 'BEGIN { printf "%.2f", a / b }'),"
+  done
+  echo "  \"ratio_first_to_io_floor\": $(awk -v a="$one" -v b="$copy" 'BEGIN { printf "%.1f", a / b }'),"
+  echo "  \"published_s_per_frame_1_consumer\": 1.49,"
+  echo "  \"faster_than_published_first\": $(awk -v a="$one" -v f="$frames" 'BEGIN { printf "%.2f", 1.49 / (a / f) }')"
+  echo "}"
 }
-JSON
