@@ -5,8 +5,17 @@
 // the calls, measured with 1 thread and with `--threads`. The same operations done by the
 // Python reference peer (bench/reference/reduction_peer.py) on the same files give the ratios
 // run-reduction.sh prints.
+//
+// Products (issue 17): the bytes calibrate writes per frame (image, mask, catalogue) and the
+// seconds of calibrate's write and photometry's read (image + mask), with the masks as uint16
+// images ("before", the baseline in the same run), as RICE-compressed uint8 ("after"), and with
+// the image also GZIP_2-compressed without loss ("image_compressed", adopted only if it saves
+// at least 25 % of the bytes for at most 25 % more time).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -16,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/timing.h"
+#include "pipeline/atomic_file.h"
 #include "pipeline/alignment/align.h"
 #include "pipeline/calibration/calibrate.h"
 #include "pipeline/calibration/masters.h"
@@ -110,6 +120,110 @@ nlohmann::json measure(const fs::path& work, int threads) {
           {"frames", raw.size()}};
 }
 
+// One way of keeping a calibrated frame's products.
+struct Layout {
+  std::string name;
+  PixelType mask_type;
+  Compression mask, image;
+};
+const std::vector<Layout> kLayouts = {{"before", PixelType::uint16, Compression::none, Compression::none},
+                                      {"after", PixelType::uint8, Compression::lossless, Compression::none},
+                                      {"image_compressed", PixelType::uint8, Compression::lossless,
+                                       Compression::lossless}};
+
+// The catalogue as calibrate writes it (consumer/steps/observation_io.cpp's write_catalog).
+std::string catalogue_csv(const std::vector<Source>& sources) {
+  std::ostringstream out;
+  out << "x,y,flux,peak,a,b,theta,npix,flag\n";
+  out.precision(10);
+  for (const auto& s : sources) {
+    out << s.x << ',' << s.y << ',' << s.flux << ',' << s.peak << ',' << s.a << ',' << s.b << ',' << s.theta << ','
+        << s.npix << ',' << s.flag << '\n';
+  }
+  return out.str();
+}
+
+// Per layout: each measure's value per frame (bytes or seconds).
+using Samples = std::map<std::string, std::map<std::string, std::vector<double>>>;
+
+// Writes one frame's products as `layout` keeps them, reads back what photometry reads.
+void time_products(const fs::path& dir, const Layout& layout, const CalibratedFrame& cal, const std::string& csv,
+                   Samples& samples) {
+  auto& s = samples[layout.name];
+  const auto image = dir / (layout.name + ".fits"), mask = dir / (layout.name + ".mask.fits");
+  const auto catalogue = dir / (layout.name + ".sources.csv");
+  Image flags(cal.image.width, cal.image.height);
+  std::copy(cal.mask.begin(), cal.mask.end(), flags.pixels.begin());
+  s["image_write_s"].push_back(seconds([&] {
+    write_fits(image, cal.image, {{"BKGRMS", cal.background_rms, "SEP global RMS"}}, PixelType::float32,
+               layout.image);
+  }));
+  s["mask_write_s"].push_back(seconds([&] { write_fits(mask, flags, {}, layout.mask_type, layout.mask); }));
+  s["catalogue_write_s"].push_back(seconds([&] { write_file_atomically(catalogue, csv); }));
+  s["image_read_s"].push_back(seconds([&] { read_fits(image); }));
+  s["mask_read_s"].push_back(seconds([&] {
+    const auto back = read_fits(mask).image;
+    if (!std::equal(back.pixels.begin(), back.pixels.end(), flags.pixels.begin())) {
+      throw std::runtime_error(mask.string() + ": the mask did not round-trip");
+    }
+  }));
+  s["image_bytes"].push_back(static_cast<double>(fs::file_size(image)));
+  s["mask_bytes"].push_back(static_cast<double>(fs::file_size(mask)));
+  s["catalogue_bytes"].push_back(static_cast<double>(fs::file_size(catalogue)));
+}
+
+// Medians per frame of each layout, and the ratios that decide: after / before, and the
+// compressed image against the plain one.
+nlohmann::json summarize_products(const Samples& samples, std::size_t frames) {
+  nlohmann::json out{{"frames", frames}};
+  std::map<std::string, std::map<std::string, double>> m;
+  for (const auto& [layout, measures] : samples) {
+    for (const auto& [name, values] : measures) m[layout][name] = median(values);
+    auto& l = m[layout];
+    l["total_bytes"] = l["image_bytes"] + l["mask_bytes"] + l["catalogue_bytes"];
+    l["calibrate_write_s"] = l["image_write_s"] + l["mask_write_s"] + l["catalogue_write_s"];
+    l["photometry_read_s"] = l["image_read_s"] + l["mask_read_s"];
+    out["per_frame"][layout] = l;
+  }
+  const auto ratio = [&](const std::string& a, const std::string& b, const std::string& key) {
+    return std::round(1000.0 * m[a][key] / m[b][key]) / 1000.0;
+  };
+  for (const auto* key : {"total_bytes", "mask_bytes", "calibrate_write_s", "photometry_read_s", "mask_write_s",
+                          "mask_read_s"}) {
+    out["after_over_before"][key] = ratio("after", "before", key);
+  }
+  for (const auto* key : {"image_bytes", "image_write_s", "image_read_s", "total_bytes"}) {
+    out["image_compressed_over_after"][key] = ratio("image_compressed", "after", key);
+  }
+  const double image_time = (m["image_compressed"]["image_write_s"] + m["image_compressed"]["image_read_s"]) /
+                            (m["after"]["image_write_s"] + m["after"]["image_read_s"]);
+  out["image_compressed_over_after"]["image_write_read_s"] = std::round(1000.0 * image_time) / 1000.0;
+  out["adopt_image_compression"] =
+      m["image_compressed"]["image_bytes"] <= 0.75 * m["after"]["image_bytes"] && image_time <= 1.25;
+  return out;
+}
+
+nlohmann::json measure_products(const fs::path& work) {
+  const auto bias = read_fits(work / "masters" / "bias.fits").image;
+  const auto dark = read_fits(work / "masters" / "dark_rate.fits").image;
+  const auto flat = read_fits(work / "masters" / "flat.fits").image;
+  const Masters masters{&bias, &dark, &flat};
+  const fs::path dir = work / "products";
+  fs::create_directories(dir);
+  const auto raw = files_in(work / "raw", "sci_");
+  Samples samples;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto frame = read_fits(raw[i]);
+    const auto cal = calibrate(frame.image, std::stod(frame.header.at("EXPTIME")), masters, CalibrationOptions{});
+    const auto csv = catalogue_csv(extract_sources(cal.image, &cal.mask, cal.background_rms));
+    // Each frame starts with a different layout: a burst of load elsewhere is spread over all.
+    for (std::size_t k = 0; k < kLayouts.size(); ++k) {
+      time_products(dir, kLayouts[(i + k) % kLayouts.size()], cal, csv, samples);
+    }
+  }
+  return summarize_products(samples, raw.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,8 +233,11 @@ int main(int argc, char** argv) {
   app.add_option("--work", work, "work directory (simulated night, masters and outputs)")->required();
   app.add_option("--frames", frames, "science frames to simulate");
   app.add_option("--threads", threads, "threads for the second run");
+  bool products_only = false;
+  app.add_flag("--products-only", products_only, "measure only the products' bytes and I/O times");
   CLI11_PARSE(app, argc, argv);
   prepare(work, frames);
-  nlohmann::json result = nlohmann::json::array({measure(work, 1), measure(work, threads)});
+  nlohmann::json result{{"products", measure_products(work)}};
+  if (!products_only) result["runs"] = nlohmann::json::array({measure(work, 1), measure(work, threads)});
   std::cout << result.dump() << "\n";
 }

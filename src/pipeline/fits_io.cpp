@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <system_error>
 
@@ -111,30 +112,64 @@ class FitsFile {
 };
 
 
+int cfitsio_image_type(PixelType type) {
+  switch (type) {
+    case PixelType::uint16:
+      return USHORT_IMG;
+    case PixelType::uint8:
+      return BYTE_IMG;
+    default:
+      return FLOAT_IMG;
+  }
+}
+
+// Asks CFITSIO to tile-compress the next image without loss: RICE_1 is exact for integers;
+// floats would be quantized by it (the default), so they take GZIP_2 (byte shuffling makes the
+// float's exponent bytes compress) with quantization off.
+void request_lossless_compression(fitsfile* f, PixelType type, const std::filesystem::path& path) {
+  fits_call(path, "choosing lossless tile compression", [&](int& status) {
+    if (type == PixelType::float32) {
+      fits_set_compression_type(f, GZIP_2, &status);
+      fits_set_quantize_level(f, 0.0f, &status);  // 0: no quantization, lossless
+    } else {
+      fits_set_compression_type(f, RICE_1, &status);
+    }
+  });
+}
+
+// Integer pixels rounded and clipped to [0, top] of the type CFITSIO calls `datatype`.
+template <typename Count>
+void write_counts(fitsfile* f, const Image& image, long top, int datatype, const std::filesystem::path& path) {
+  std::vector<Count> counts(image.pixels.size());
+  std::transform(image.pixels.begin(), image.pixels.end(), counts.begin(), [top](float v) {
+    return static_cast<Count>(std::clamp(std::lround(v), 0L, top));
+  });
+  fits_call(path, "writing pixels", [&](int& status) {
+    fits_write_img(f, datatype, 1, static_cast<LONGLONG>(counts.size()), counts.data(), &status);
+  });
+}
+
 // Writes the whole FITS file at `temp` (the name CFITSIO creates); errors name `path`.
 void write_fits_file(const std::filesystem::path& temp, const std::filesystem::path& path,
-                     const Image& image, const Header& header, PixelType type) {
+                     const Image& image, const Header& header, PixelType type, Compression compression) {
   std::lock_guard lock(fits_mutex());
   FitsFile f;
   // CFITSIO takes char paths (wchar_t on Windows).
   fits_call(path, "creating " + temp.filename().string(),
             [&](int& status) { fits_create_file(f.out(), temp.string().c_str(), &status); });
+  if (compression == Compression::lossless) request_lossless_compression(f.get(), type, path);
   long axes[2] = {image.width, image.height};
-  fits_call(path, "creating the image HDU", [&](int& status) {
-    fits_create_img(f.get(), type == PixelType::uint16 ? USHORT_IMG : FLOAT_IMG, 2, axes, &status);
-  });
+  fits_call(path, "creating the image HDU",
+            [&](int& status) { fits_create_img(f.get(), cfitsio_image_type(type), 2, axes, &status); });
   for (const auto& card : header) write_card(f.get(), card, path);
-  const auto n = static_cast<LONGLONG>(image.pixels.size());
   if (type == PixelType::uint16) {
-    std::vector<unsigned short> counts(image.pixels.size());
-    std::transform(image.pixels.begin(), image.pixels.end(), counts.begin(), [](float v) {
-      return static_cast<unsigned short>(std::clamp(std::lround(v), 0L, 65535L));
-    });
-    fits_call(path, "writing pixels",
-              [&](int& status) { fits_write_img(f.get(), TUSHORT, 1, n, counts.data(), &status); });
+    write_counts<unsigned short>(f.get(), image, 65535, TUSHORT, path);
+  } else if (type == PixelType::uint8) {
+    write_counts<unsigned char>(f.get(), image, 255, TBYTE, path);
   } else {
     fits_call(path, "writing pixels", [&](int& status) {
-      fits_write_img(f.get(), TFLOAT, 1, n, const_cast<float*>(image.pixels.data()), &status);
+      fits_write_img(f.get(), TFLOAT, 1, static_cast<LONGLONG>(image.pixels.size()),
+                     const_cast<float*>(image.pixels.data()), &status);
     });
   }
   // CFITSIO buffers: a full disk often shows only when the buffers are flushed at close.
@@ -144,14 +179,14 @@ void write_fits_file(const std::filesystem::path& temp, const std::filesystem::p
 }  // namespace
 
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
-                PixelType type) {
+                PixelType type, Compression compression) {
   if (image.width <= 0 || image.height <= 0 ||
       image.pixels.size() != static_cast<std::size_t>(image.width) * image.height) {
     throw FitsError(path.string() + ": image has inconsistent dimensions");
   }
   const auto temp = temp_path_beside(path);
   try {
-    write_fits_file(temp, path, image, header, type);
+    write_fits_file(temp, path, image, header, type, compression);
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(temp, ignored);
@@ -185,9 +220,18 @@ void require_pixels_in_file(FitsFile& f, const std::filesystem::path& path, long
     fits_get_img_type(f.get(), &bitpix, &status);
     fits_get_hduaddrll(f.get(), &head, &data, &end, &status);
   });
-  if (compressed) return;  // tile-compressed: the table's rows are checked by CFITSIO as read
-  const LONGLONG bytes = static_cast<LONGLONG>(width) * height * (std::abs(bitpix) / 8);
   const LONGLONG file_size = f.get()->Fptr->logfilesize;  // uncompressed size, also for .gz
+  if (compressed) {
+    // The tiles live in the table's data and heap, which end at `end`: a file cut short there
+    // would fail only at the first missing tile, after the image was allocated.
+    if (end > file_size) {
+      throw FitsError(path.string() + ": the tile-compressed image (NAXIS1 = " + std::to_string(width) +
+                      ", NAXIS2 = " + std::to_string(height) + ") needs " + std::to_string(end) +
+                      " bytes but the file has " + std::to_string(file_size) + ": truncated");
+    }
+    return;
+  }
+  const LONGLONG bytes = static_cast<LONGLONG>(width) * height * (std::abs(bitpix) / 8);
   if (data + bytes > file_size) {
     throw FitsError(path.string() + ": the header (NAXIS1 = " + std::to_string(width) +
                     ", NAXIS2 = " + std::to_string(height) + ", BITPIX = " + std::to_string(bitpix) +
@@ -252,7 +296,47 @@ std::string printable_utf8(const std::string& in) {
   return out;
 }
 
+// The unquoted value of a card's value as CFITSIO parsed it, trailing blanks dropped.
+std::string unquoted(const char* value) {
+  std::string v = value;
+  if (v.size() >= 2 && v.front() == '\'') {
+    v = v.substr(1, v.rfind('\'') - 1);
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+  }
+  return v;
+}
+
+// A tile-compressed image's header as the image's own (BITPIX, NAXISn, the cards written with
+// it), not its table's (XTENSION = 'BINTABLE', ZBITPIX, TTYPE1, ...): CFITSIO converts it.
+std::map<std::string, std::string> read_compressed_header(FitsFile& f, const std::filesystem::path& path) {
+  char* text = nullptr;
+  int keys = 0;
+  std::unique_ptr<char, void (*)(char*)> owned(nullptr, [](char* p) {
+    int status = 0;
+    fits_free_memory(p, &status);
+  });
+  fits_call(path, "reading the compressed image's header", [&](int& status) {
+    fits_convert_hdr2str(f.get(), 0, nullptr, 0, &text, &keys, &status);
+    owned.reset(text);  // owned before a failed status throws
+  });
+  std::map<std::string, std::string> header;
+  for (int i = 0; i < keys; ++i) {
+    const std::string card(text + 80L * i, 80);
+    char name[FLEN_KEYWORD] = {0}, value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
+    int length = 0;
+    fits_call(path, "reading header card " + std::to_string(i + 1), [&](int& status) {
+      fits_get_keyname(const_cast<char*>(card.c_str()), name, &length, &status);
+      fits_parse_value(const_cast<char*>(card.c_str()), value, comment, &status);
+    });
+    if (name[0] != 0 && std::string(name) != "END") header[printable_utf8(name)] = printable_utf8(unquoted(value));
+  }
+  return header;
+}
+
 std::map<std::string, std::string> read_header(FitsFile& f, const std::filesystem::path& path) {
+  int compressed = 0;
+  fits_call(path, "reading the HDU type", [&](int& status) { compressed = fits_is_compressed_image(f.get(), &status); });
+  if (compressed) return read_compressed_header(f, path);
   std::map<std::string, std::string> header;
   int keys = 0;
   fits_call(path, "reading the header size",
@@ -261,12 +345,7 @@ std::map<std::string, std::string> read_header(FitsFile& f, const std::filesyste
     char name[FLEN_KEYWORD] = {0}, value[FLEN_VALUE] = {0}, comment[FLEN_COMMENT] = {0};
     fits_call(path, "reading header card " + std::to_string(i),
               [&](int& status) { fits_read_keyn(f.get(), i, name, value, comment, &status); });
-    std::string v = value;
-    if (v.size() >= 2 && v.front() == '\'') {
-      v = v.substr(1, v.rfind('\'') - 1);
-      while (!v.empty() && v.back() == ' ') v.pop_back();
-    }
-    if (name[0] != 0) header[printable_utf8(name)] = printable_utf8(v);
+    if (name[0] != 0) header[printable_utf8(name)] = printable_utf8(unquoted(value));
   }
   return header;
 }

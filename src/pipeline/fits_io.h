@@ -36,31 +36,40 @@ struct HeaderCard {
 };
 using Header = std::vector<HeaderCard>;
 
-enum class PixelType { float32, uint16 };
+// uint8 holds pixel masks (flags 0..255): a quarter of uint16's bytes before compression.
+enum class PixelType { float32, uint16, uint8 };
+
+// Lossless tile compression (CFITSIO, the image stored in a BINTABLE extension after an empty
+// primary HDU, one tile per row so a band of rows decompresses only its own tiles): RICE_1 for
+// integer pixels, GZIP_2 without quantization for float32. Every reader below opens the first
+// image HDU, compressed or not, so a reader need not know how a file was written.
+enum class Compression { none, lossless };
 
 // Writes `image` with `header` to `path` (replacing it atomically). uint16 rounds and clips to
-// 0..65535 and stores BZERO = 32768, as CMOS cameras do.
+// 0..65535 and stores BZERO = 32768, as CMOS cameras do; uint8 rounds and clips to 0..255.
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
-                PixelType type = PixelType::float32);
+                PixelType type = PixelType::float32, Compression compression = Compression::none);
 
 struct FitsImage {
   Image image;
   std::map<std::string, std::string> header;  // keyword -> value as written (strings unquoted)
 };
 
-// Reads the primary 2-D image. A missing, truncated or non-FITS file, or a HDU that is not a
-// 2-D image of a sane size, is a FitsError naming the file (and the card), raised before the
-// pixels are allocated. Header values are returned as valid UTF-8: bytes that are not (and
-// control characters) become '?', so the header can become JSON.
+// Reads the first 2-D image (the primary HDU, or a tile-compressed image after an empty one).
+// A missing, truncated or non-FITS file, or a HDU that is not a 2-D image of a sane size, is a
+// FitsError naming the file (and the card), raised before the pixels are allocated. Header
+// values are returned as valid UTF-8: bytes that are not (and control characters) become '?',
+// so the header can become JSON. A compressed image's header is the image's (BITPIX, NAXISn),
+// not its table's.
 FitsImage read_fits(const std::filesystem::path& path);
 
 struct FitsInfo {
   int width = 0, height = 0;
   std::map<std::string, std::string> header;
 };
-// The size and header of the primary 2-D image, without its pixels.
+// The size and header of the first 2-D image, without its pixels.
 FitsInfo read_fits_info(const std::filesystem::path& path);
-// Rows [y0, y0 + rows) of the primary image into out (rows * width floats).
+// Rows [y0, y0 + rows) of the first 2-D image into out (rows * width floats).
 void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out);
 
 }  // namespace tianyu::pipeline

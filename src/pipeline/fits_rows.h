@@ -1,7 +1,8 @@
 #pragma once
 // FITS images a band of rows at a time, for stacking Tianyu-I frames (8120^2, 264 MB as float)
 // without holding any of them whole. Reading goes through fits_io's checked reader (a file that
-// is not a sane 2-D image, or is truncated, fails naming the file and the card); writing creates
+// is not a sane 2-D image, or is truncated, fails naming the file and the card; a tile-compressed
+// mask decompresses only the rows' tiles, one tile per row); writing creates
 // the file at its final size under a temporary name, takes the bands in turn, and publishes it
 // atomically exactly as write_fits does (fsync, rename, fsync of the directory).
 #include <cstdint>

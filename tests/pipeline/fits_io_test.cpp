@@ -4,6 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <random>
+#include <algorithm>
+#include <cstdint>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/calibration/frame_set.h"
+#include "pipeline/fits_rows.h"
 #include "pipeline/small_tmpfs.h"
 #include "support/scratch_dir_fixture.h"
 
@@ -211,6 +215,85 @@ TEST_F(FitsIo, FullDiskIsRetryableAndLeavesNothing) {
   EXPECT_TRUE(testing::entries(mount).empty());
   write_fits(mount / "small.fits", ramp(64, 64), {});  // what fits still lands whole
   EXPECT_EQ(read_fits(mount / "small.fits").image.pixels, ramp(64, 64).pixels);
+}
+
+// A calibrated frame's mask as calibrate makes it: almost every pixel 0; saturated star cores
+// (1), hot pixels (2), a bad flat column (4), a few non-finite pixels (8); 0.3 % flagged.
+Image sparse_mask(int w, int h) {
+  Image m(w, h);
+  std::mt19937 random(17);
+  std::uniform_int_distribution<int> x_of(0, w - 1), y_of(0, h - 1);
+  for (int star = 0; star < 12; ++star) {
+    const int cx = x_of(random), cy = y_of(random);
+    for (int y = std::max(0, cy - 2); y <= std::min(h - 1, cy + 2); ++y)
+      for (int x = std::max(0, cx - 2); x <= std::min(w - 1, cx + 2); ++x) m.at(x, y) = 1;
+  }
+  for (int hot = 0; hot < 300; ++hot) m.at(x_of(random), y_of(random)) += 2;
+  for (int y = 0; y < h; ++y) m.at(w / 3, y) = 4;
+  for (int bad = 0; bad < 20; ++bad) m.at(x_of(random), y_of(random)) = 8;
+  return m;
+}
+
+// Known answer: the same pixels, as uint16 uncompressed, and the compressed file several times
+// smaller; every reader (whole, info, a band, the banded stacker's) sees the image, not the table.
+TEST_F(FitsIo, CompressedMaskRoundTripsExactlyAndIsSeveralTimesSmaller) {
+  const auto mask = sparse_mask(512, 512);
+  const Header header{{"EXTNAME", std::string("MASK"), "MaskBit flags"}};
+  write_fits(dir_ / "plain.fits", mask, header, PixelType::uint16);
+  write_fits(dir_ / "packed.fits", mask, header, PixelType::uint8, Compression::lossless);
+  const auto back = read_fits(dir_ / "packed.fits");
+  ASSERT_EQ(back.image.width, 512);
+  ASSERT_EQ(back.image.height, 512);
+  EXPECT_EQ(back.image.pixels, mask.pixels);
+  EXPECT_EQ(back.image.pixels, read_fits(dir_ / "plain.fits").image.pixels);
+  EXPECT_EQ(back.header.at("BITPIX"), "8");
+  EXPECT_EQ(back.header.at("NAXIS1"), "512");
+  EXPECT_EQ(back.header.at("EXTNAME"), "MASK");
+  EXPECT_EQ(back.header.count("ZBITPIX"), 0u);
+  const auto plain = fs::file_size(dir_ / "plain.fits"), packed = fs::file_size(dir_ / "packed.fits");
+  EXPECT_GT(plain, 5 * packed) << plain << " bytes as uint16, " << packed << " compressed";
+  const auto info = read_fits_info(dir_ / "packed.fits");
+  EXPECT_EQ(info.width, 512);
+  EXPECT_EQ(info.height, 512);
+  std::vector<float> band(512 * 7);
+  read_fits_rows(dir_ / "packed.fits", 100, 7, band.data());
+  EXPECT_TRUE(std::equal(band.begin(), band.end(), mask.pixels.begin() + 512 * 100));
+  std::vector<std::uint8_t> flags(512 * 3);
+  FitsRowReader(dir_ / "packed.fits").read(509, 3, flags.data());
+  for (std::size_t i = 0; i < flags.size(); ++i) ASSERT_EQ(flags[i], mask.pixels[512 * 509 + i]) << i;
+}
+
+// Floats compress without loss (GZIP_2, no quantization): every bit comes back.
+TEST_F(FitsIo, CompressedFloatImageIsLossless) {
+  auto im = ramp(300, 40);
+  std::mt19937 random(3);
+  std::normal_distribution<float> noise(0.0f, 7.3f);
+  for (auto& v : im.pixels) v += noise(random);
+  write_fits(dir_ / "f.fits", im, {{"BKGRMS", 7.3, ""}}, PixelType::float32, Compression::lossless);
+  const auto back = read_fits(dir_ / "f.fits");
+  EXPECT_EQ(back.image.pixels, im.pixels);
+  EXPECT_EQ(back.header.at("BITPIX"), "-32");
+  EXPECT_DOUBLE_EQ(std::stod(back.header.at("BKGRMS")), 7.3);
+}
+
+// A compressed file cut short is bad input, found from the header by every reader.
+TEST_F(FitsIo, TruncatedCompressedFileFailsNamingTheFile) {
+  const auto path = dir_ / "cut.mask.fits";
+  auto noisy = sparse_mask(256, 256);
+  std::mt19937 random(5);
+  for (auto& v : noisy.pixels) v += static_cast<float>(random() % 200);  // a heap worth cutting
+  write_fits(path, noisy, {}, PixelType::uint8, Compression::lossless);
+  fs::resize_file(path, fs::file_size(path) / 2);
+  std::vector<float> row(256);
+  for (const auto& read : std::vector<std::function<void()>>{[&] { read_fits(path); }, [&] { read_fits_info(path); },
+                                                            [&] { read_fits_rows(path, 255, 1, row.data()); }}) {
+    const auto message = fits_error_of(read);
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+  }
+  fs::resize_file(path, 4000);  // inside the table's header
+  const auto message = fits_error_of([&] { read_fits(path); });
+  EXPECT_NE(message.find(path.string()), std::string::npos) << message;
 }
 
 }  // namespace
