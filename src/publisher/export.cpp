@@ -255,18 +255,31 @@ fs::path plot_diagnostics(const fs::path& dir, std::uint64_t obs, const std::map
     }
   }
   const std::string d = gnuplot_string(data);
-  const std::string script = fmt::format(
-      "set terminal pngcairo size 1000,1200 noenhanced\nset output {}\nset datafile missing 'NaN'\n"
-      "set multiplot layout 5,1 title 'observation {}: conditions of {} good frames'\nset grid\nunset key\n"
-      "set lmargin 12\nset format x ''\n"
-      "set ylabel 'FWHM (px)'\nplot {} using 1:2 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
-      "set ylabel 'airmass'\nplot {} using 1:3 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
-      "set ylabel 'background (ADU)'\nplot {} using 1:4 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
-      "set ylabel 'transparency'\nplot {} using 1:5 with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n"
-      "set format x '%g'\nset xlabel 'BJD_TDB - {:.0f}'\nset ylabel 'shift (px)'\nset key top left\n"
-      "plot {} using 1:6 with points pt 7 ps 0.5 lc rgb '#c0392b' title 'dx', "
-      "{} using 1:7 with points pt 7 ps 0.5 lc rgb '#2471a3' title 'dy'\nunset multiplot\n",
-      gnuplot_string(png), obs, frames.size(), d, d, d, d, t0, d, d);
+  // A quantity no frame has (no AIRMASS card and no site location, say) gets an empty panel
+  // that says so: gnuplot refuses a plot without a valid point, and would lose the whole page.
+  const auto panel = [&](const char* label, int column, bool any) {
+    return any ? fmt::format("set ylabel '{}'\nplot {} using 1:{} with points pt 7 ps 0.5 lc rgb '#1a1a1a'\n", label,
+                             d, column)
+               : fmt::format("set ylabel '{}'\nset label 1 'not measured' at graph 0.5, 0.5 center\n"
+                             "plot {} using 1:(0) with dots lc rgb '#ffffff'\nunset label 1\n",
+                             label, d);
+  };
+  const auto any = [&](auto field) {
+    return std::any_of(frames.begin(), frames.end(), [&](const auto& f) { return field(f.second).has_value(); });
+  };
+  const std::string script =
+      fmt::format("set terminal pngcairo size 1000,1200 noenhanced\nset output {}\nset datafile missing 'NaN'\n"
+                  "set multiplot layout 5,1 title 'observation {}: conditions of {} good frames'\nset grid\n"
+                  "unset key\nset lmargin 12\nset format x ''\n",
+                  gnuplot_string(png), obs, frames.size()) +
+      panel("FWHM (px)", 2, any([](const FrameRow& f) { return f.fwhm; })) +
+      panel("airmass", 3, any([](const FrameRow& f) { return f.airmass; })) +
+      panel("background (ADU)", 4, any([](const FrameRow& f) { return f.background; })) +
+      panel("transparency", 5, any([](const FrameRow& f) { return f.transparency; })) +
+      fmt::format("set format x '%g'\nset xlabel 'BJD_TDB - {:.0f}'\nset ylabel 'shift (px)'\nset key top left\n"
+                  "plot {} using 1:6 with points pt 7 ps 0.5 lc rgb '#c0392b' title 'dx', "
+                  "{} using 1:7 with points pt 7 ps 0.5 lc rgb '#2471a3' title 'dy'\nunset multiplot\n",
+                  t0, d, d);
   const int status = platform::run_with_input("gnuplot", script);
   fs::remove(data);
   if (status == -1) throw Error("cannot start gnuplot (install gnuplot-nox: scripts/setup-deps.sh)");

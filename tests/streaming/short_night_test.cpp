@@ -119,6 +119,10 @@ TEST_F(ShortNight, EachMinuteIsCoaddedOnceAndNothingIsWrittenPerShortFrame) {
   const auto minutes = c_->query("SELECT short_frames FROM minute_time ORDER BY frame_id");
   ASSERT_EQ(minutes.size(), static_cast<std::size_t>(kMinutes));
   for (const auto& m : minutes) EXPECT_EQ(m.i64(0), kPerMinute);
+  // The night's diagnostics page is drawn although no frame has an airmass (no AIRMASS card,
+  // no site location): that panel says so instead of losing the page.
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "diagnostics.png")) << run_.log;
+  EXPECT_EQ(run_.log.find("no diagnostics plot"), std::string::npos) << run_.log;
 }
 
 // Several consumers share each minute (--minute-parts 3): the night's DAG co-adds each minute in

@@ -172,7 +172,8 @@ void write_minute_part(StepContext& ctx, std::uint64_t obs, const std::string& l
                         {"SHORTEXP", stack.exptime_s, "[s] exposure of each short frame"},
                         {"LEFTOUT", static_cast<long long>(stack.pixels_left_out), "frame pixels left out"}});
   pipeline::write_fits(out.absolute(p.weight_path), stack.exposure_s,
-                       {{"BUNIT", std::string("s"), "exposure behind each pixel of the part"}});
+                       {{"BUNIT", std::string("s"), "exposure behind each pixel of the part"}},
+                       pipeline::PixelType::float32, pipeline::Compression::lossless);
   record_product(ctx, obs, "minute_part", p, std::nullopt, static_cast<std::uint64_t>(stack.pixels_left_out));
 }
 
@@ -204,7 +205,8 @@ void write_minute(StepContext& ctx, std::uint64_t obs, const std::string& label,
                         {"BKG", described.background, "[ADU] SEP global sky of the sum (kept in the image)"},
                         {"BKGRMS", described.background_rms, "[ADU] SEP global sky RMS of the sum"}});
   pipeline::write_fits(out.absolute(p.weight_path), stack.exposure_s,
-                       {{"BUNIT", std::string("s"), "exposure behind each pixel of the minute stack"}});
+                       {{"BUNIT", std::string("s"), "exposure behind each pixel of the minute stack"}},
+                       pipeline::PixelType::float32, pipeline::Compression::lossless);  // a few distinct values
   write_catalog(out.absolute(p.catalog_path), described.sources);
   record_product(ctx, obs, "minute_stack", p, described.background, static_cast<std::uint64_t>(described.masked));
   MinuteRecord minute{p.frame_id.value(), obs, ctx.process_id, {}};
