@@ -131,18 +131,6 @@ const std::vector<Layout> kLayouts = {{"before", PixelType::uint16, Compression:
                                       {"image_compressed", PixelType::uint8, Compression::lossless,
                                        Compression::lossless}};
 
-// The catalogue as calibrate writes it (consumer/steps/observation_io.cpp's write_catalog).
-std::string catalogue_csv(const std::vector<Source>& sources) {
-  std::ostringstream out;
-  out << "x,y,flux,peak,a,b,theta,npix,flag\n";
-  out.precision(10);
-  for (const auto& s : sources) {
-    out << s.x << ',' << s.y << ',' << s.flux << ',' << s.peak << ',' << s.a << ',' << s.b << ',' << s.theta << ','
-        << s.npix << ',' << s.flag << '\n';
-  }
-  return out.str();
-}
-
 // Per layout: each measure's value per frame (bytes or seconds).
 using Samples = std::map<std::string, std::map<std::string, std::vector<double>>>;
 
@@ -215,7 +203,7 @@ nlohmann::json measure_products(const fs::path& work) {
   for (std::size_t i = 0; i < raw.size(); ++i) {
     const auto frame = read_fits(raw[i]);
     const auto cal = calibrate(frame.image, std::stod(frame.header.at("EXPTIME")), masters, CalibrationOptions{});
-    const auto csv = catalogue_csv(extract_sources(cal.image, &cal.mask, cal.background_rms));
+    const auto csv = sources_csv(extract_sources(cal.image, &cal.mask, cal.background_rms));
     // Each frame starts with a different layout: a burst of load elsewhere is spread over all.
     for (std::size_t k = 0; k < kLayouts.size(); ++k) {
       time_products(dir, kLayouts[(i + k) % kLayouts.size()], cal, csv, samples);

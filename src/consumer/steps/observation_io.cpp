@@ -134,14 +134,7 @@ std::vector<std::uint8_t> read_mask(const fs::path& path, int width, int height)
 }
 
 void write_catalog(const fs::path& path, const std::vector<pipeline::Source>& sources) {
-  std::ostringstream out;
-  out << "x,y,flux,peak,a,b,theta,npix,flag\n";
-  out.precision(10);
-  for (const auto& s : sources) {
-    out << s.x << ',' << s.y << ',' << s.flux << ',' << s.peak << ',' << s.a << ',' << s.b << ',' << s.theta << ','
-        << s.npix << ',' << s.flag << '\n';
-  }
-  pipeline::write_file_atomically(path, out.str());
+  pipeline::write_file_atomically(path, pipeline::sources_csv(sources));
 }
 
 std::vector<pipeline::Source> read_catalog(const fs::path& path) {

@@ -21,17 +21,6 @@ void require_size(const Image& raw, const Image* master, const char* what) {
   }
 }
 
-// Dark rate above median + hot_sigma robust sigmas: pixels whose dark current we do not trust.
-float hot_threshold(const Image& dark_rate, double hot_sigma) {
-  // About 65,000 pixels pin the median and MAD to 0.5 %; all of a 2048^2 master took as long
-  // as the rest of the calibration.
-  const std::size_t stride = std::max<std::size_t>(7, dark_rate.pixels.size() / 65'536) | 1;
-  std::vector<double> values;
-  values.reserve(dark_rate.pixels.size() / stride + 1);
-  for (std::size_t i = 0; i < dark_rate.pixels.size(); i += stride) values.push_back(dark_rate.pixels[i]);
-  const double spread = std::max(mad_std(values), 1e-6);
-  return static_cast<float>(median(values) + hot_sigma * spread);
-}
 
 // Pixels far above every reasonable PSF's neighbours: single hot pixels and cosmic-ray hits.
 std::size_t mask_sharp(const Image& image, std::vector<std::uint8_t>& mask, double rms, const CalibrationOptions& o) {
@@ -146,6 +135,18 @@ void model_background(CalibratedFrame& out, const CalibrationOptions& options) {
 
 }  // namespace
 
+// Dark rate above median + hot_sigma robust sigmas: pixels whose dark current we do not trust.
+float hot_pixel_threshold(const Image& dark_rate, double hot_sigma) {
+  // About 65,000 pixels pin the median and MAD to 0.5 %; all of a 2048^2 master took as long
+  // as the rest of the calibration.
+  const std::size_t stride = std::max<std::size_t>(7, dark_rate.pixels.size() / 65'536) | 1;
+  std::vector<double> values;
+  values.reserve(dark_rate.pixels.size() / stride + 1);
+  for (std::size_t i = 0; i < dark_rate.pixels.size(); i += stride) values.push_back(dark_rate.pixels[i]);
+  const double spread = std::max(mad_std(values), 1e-6);
+  return static_cast<float>(median(values) + hot_sigma * spread);
+}
+
 CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
                           const CalibrationOptions& options) {
   require_size(raw, masters.bias, "the master bias");
@@ -157,7 +158,7 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   const RowCalibration calibrate_row{
       raw, masters, static_cast<float>(exptime_s), static_cast<float>(options.saturation_adu),
       static_cast<float>(options.min_flat),
-      masters.dark_rate ? hot_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f};
+      masters.dark_rate ? hot_pixel_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f};
   std::vector<std::size_t> masked_rows(raw.height, 0);
   parallel_rows(raw.height, options.threads, [&](int y0, int y1) {
     std::vector<float> row(raw.width);

@@ -62,6 +62,10 @@ struct CalibratedFrame {
   std::size_t masked = 0;
 };
 
+// The dark rate above which a pixel is hot: median + hot_sigma robust sigmas (from ~65,000
+// sampled pixels), shared by calibrate() and the short-exposure co-add's plan.
+float hot_pixel_threshold(const Image& dark_rate, double hot_sigma);
+
 CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
                           const CalibrationOptions& options = {});
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
+#include <sstream>
 #include <string>
 
 #include "pipeline/sep_support.h"
@@ -68,6 +69,17 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
   }
   std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.flux > b.flux; });
   return sources;
+}
+
+std::string sources_csv(const std::vector<Source>& sources) {
+  std::ostringstream out;
+  out << "x,y,flux,peak,a,b,theta,npix,flag\n";
+  out.precision(10);
+  for (const auto& s : sources) {
+    out << s.x << ',' << s.y << ',' << s.flux << ',' << s.peak << ',' << s.a << ',' << s.b << ',' << s.theta << ','
+        << s.npix << ',' << s.flag << '\n';
+  }
+  return out.str();
 }
 
 }  // namespace tianyu::pipeline

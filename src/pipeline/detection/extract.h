@@ -44,6 +44,10 @@ struct ExtractOptions {
 // Sources of `image` (background already subtracted) above threshold_sigma x background_rms;
 // masked pixels (mask != 0) are ignored; sources sharper than any PSF are dropped. Sorted by
 // flux, brightest first.
+// The catalogue as CSV (x, y, flux, peak, a, b, theta, npix, flag; a header line), as the
+// calibrate step writes it beside its frame.
+std::string sources_csv(const std::vector<Source>& sources);
+
 std::vector<Source> extract_sources(const Image& image, const std::vector<std::uint8_t>* mask,
                                     double background_rms, const ExtractOptions& options = {});
 

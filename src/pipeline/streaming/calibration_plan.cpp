@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "pipeline/calibration/calibrate.h"
 #include "pipeline/parallel.h"
 #include "pipeline/robust_stats.h"
 
@@ -17,17 +18,6 @@ void require_size(int width, int height, const Image* master, const char* what) 
                            std::to_string(master->height) + ", the short frames are " +
                            std::to_string(width) + " x " + std::to_string(height));
   }
-}
-
-// The same threshold as calibrate(): median + hot_sigma robust sigmas of the dark rate, from
-// about 65,000 sampled pixels (enough to pin both to 0.5 %).
-float hot_threshold(const Image& dark_rate, double hot_sigma) {
-  const std::size_t stride = std::max<std::size_t>(7, dark_rate.pixels.size() / 65'536) | 1;
-  std::vector<double> values;
-  values.reserve(dark_rate.pixels.size() / stride + 1);
-  for (std::size_t i = 0; i < dark_rate.pixels.size(); i += stride) values.push_back(dark_rate.pixels[i]);
-  const double spread = std::max(mad_std(values), 1e-6);
-  return static_cast<float>(median(values) + hot_sigma * spread);
 }
 
 bool finite(float v) { return std::abs(v) <= std::numeric_limits<float>::max(); }
@@ -47,7 +37,7 @@ CalibrationPlan plan_calibration(int width, int height, double exptime_s, const 
   const std::size_t n = static_cast<std::size_t>(width) * height;
   plan.offset.assign(n, 0.0f);
   plan.gain.assign(n, 1.0f);
-  const float hot = masters.dark_rate ? hot_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f;
+  const float hot = masters.dark_rate ? hot_pixel_threshold(*masters.dark_rate, options.hot_sigma) : 0.0f;
   const float t = static_cast<float>(exptime_s), min_flat = static_cast<float>(options.min_flat);
   std::vector<std::vector<int>> unusable(height);
   parallel_rows(height, options.threads, [&](int y0, int y1) {
