@@ -4,6 +4,7 @@
 // library and this header, so it compiles for both (CI cross-builds it with MinGW-w64).
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,17 +31,26 @@ struct RunResult {
   bool timed_out = false;  // the limit ran out and its process group was killed
   int signal = 0;          // the signal that ended it, 0 when it exited
   double seconds = 0;      // wall time
+  // CPU seconds of the program and of the helpers it waited for (wait4's accounting).
+  double cpu_seconds = 0;
+  // A CPU limit was given and this run used it up: the program, or a helper it started, was
+  // stopped by it (SIGXCPU) however the program itself then exited.
+  bool out_of_cpu_time = false;
 };
 
 // Runs the program argv[0] (searched on PATH) with the arguments argv[1..], never through a
 // shell, in a process group of its own, its standard output and error appended to
 // `output_log` (created if absent) and its standard input empty. When `limit` runs out the
 // whole group is terminated (SIGTERM, then SIGKILL two seconds later), so helpers it started
-// die with it. Throws tianyu::InputError when the program does not exist or cannot be executed
+// die with it. With `cpu_limit`, every process of the run is held to that much CPU time
+// (RLIMIT_CPU, inherited by its helpers): on a busy machine a wall-clock limit says little of
+// how much work was tried, and astrometry.net's engine overruns its own --cpulimit several
+// times over on a field it cannot solve. Throws tianyu::InputError when the program does not exist or cannot be executed
 // (naming it: no retry can help), tianyu::ResourceFailure when no process could be created.
 // Windows: not supported yet (throws tianyu::Error saying so).
 RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono::seconds limit,
-                              const std::string& output_log);
+                              const std::string& output_log,
+                              std::optional<std::chrono::seconds> cpu_limit = std::nullopt);
 
 // Writes to a socket whose peer vanished must be an error code, not a signal (POSIX SIGPIPE).
 void ignore_broken_pipes();

@@ -114,7 +114,7 @@ struct AstrometryOptions {
   template <class V> void visit(V& v) {
     v.optional("scale_low_arcsec", scale_low_arcsec, "smallest pixel scale tried (arcsec/px), > 0");
     v.optional("scale_high_arcsec", scale_high_arcsec, "largest pixel scale tried (arcsec/px), above the smallest");
-    v.optional("time_limit_s", time_limit_s, "solve-field's CPU-time limit (seconds, 1..3600; killed at twice it + 10 s of wall time); no solution within it: unsolved");
+    v.optional("time_limit_s", time_limit_s, "solve-field's CPU-time limit, held on it and its engine (seconds, 1..3600; killed at twice it + 10 s of wall time); no solution within it: unsolved");
     v.optional("operator_wcs", operator_wcs, "a WCS header file (relative to the site root) used instead of solving");
     v.optional("ra_deg", ra_deg, "pointing RA (deg, 0..360) overriding the header's and the target's");
     v.optional("dec_deg", dec_deg, "pointing Dec (deg, -90..90), given with ra_deg");

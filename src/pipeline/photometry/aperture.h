@@ -32,6 +32,7 @@ struct ApertureOptions {
   double annulus_outer_px = 0;      // 0: 3 x the largest radius
   double gain_e_per_adu = 1.0;      // 0: no photon noise term
   int subpixels = 0;                // SEP's subpixel sampling of the aperture edge; 0: exact overlap
+  int threads = 0;                  // stars measured at once; <= 0: one per core (results do not depend on it)
 };
 
 // One frame's measurements: star-major, radius-minor (index = star * radii + r).

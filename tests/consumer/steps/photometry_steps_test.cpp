@@ -191,8 +191,14 @@ TEST_F(StepTest, RelativeFluxTakesTheGainFromTheFlatsWhenThereAreFlats) {
     return im;
   };
   int id = 500;
-  for (const double level : {8000.0, 20000.0, 8100.0, 19800.0}) add_raw(1, id++, frame(level), 2459999.0 + id, {}, "flat");
-  for (int b = 0; b < 2; ++b) add_raw(1, id++, frame(0.0), 2459998.0 + id, {}, "bias");
+  for (const double level : {8000.0, 20000.0, 8100.0, 19800.0}) {
+    add_raw(1, id, frame(level), 2459999.0 + id, {}, "flat");
+    ++id;
+  }
+  for (int b = 0; b < 2; ++b) {
+    add_raw(1, id, frame(0.0), 2459998.0 + id, {}, "bias");
+    ++id;
+  }
   TemplateSources t;
   for (int s = 0; s < 12; ++s) t.ids.push_back(100 + s), t.x.push_back(10.0 * s), t.y.push_back(5.0), t.isolated.push_back(true);
   t.radii_px = {3};

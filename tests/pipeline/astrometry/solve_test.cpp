@@ -4,6 +4,7 @@
 // runs it: a time limit that kills, an argv that is never a shell string, a missing program.
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -68,7 +69,9 @@ Outcome solve(const std::vector<FieldStar>& stars, int width, int height, int li
   Outcome o;
   o.seconds = run.seconds;
   o.timed_out = run.timed_out;
-  if (!run.timed_out) EXPECT_EQ(run.exit_code, 0) << "solve-field failed";
+  if (!run.timed_out) {
+    EXPECT_EQ(run.exit_code, 0) << "solve-field failed";
+  }
   if (!fs::exists(wcs_output(r))) return o;
   o.solved = true;
   o.wcs = read_wcs_file(wcs_output(r));
@@ -199,6 +202,33 @@ TEST(PlatformRunner, PassesArgumentsLiterallyAndReturnsTheExitCode) {
   EXPECT_EQ(text, "a; touch " + marker.string() + "\n");
   r = platform::run_with_time_limit({"sh", "-c", "exit 3"}, 5s, log);
   EXPECT_EQ(r.exit_code, 3);
+}
+
+// As astrometry.net does: a helper that the program waits for spins past the CPU limit; the
+// kernel stops the helper (SIGXCPU), the program reports that and exits non-zero. The run says
+// it used up its CPU time well before the wall limit, and a quick program is not held by it.
+TEST(PlatformRunner, HoldsTheProgramAndItsHelpersToTheCpuLimit) {
+  Scratch dir;
+  const auto log = (dir.path() / "log").string();
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = platform::run_with_time_limit(
+      {"sh", "-c", "sh -c 'while :; do :; done'; echo \"helper ended by signal $(( $? - 128 ))\"; exit 1"}, 60s, log, 1s);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.out_of_cpu_time);
+  EXPECT_GE(r.cpu_seconds, 0.95);
+  EXPECT_LT(r.cpu_seconds, 3.0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string last = "helper ended by signal " + std::to_string(SIGXCPU) + "\n";
+  ASSERT_GE(text.size(), last.size()) << text;
+  EXPECT_EQ(text.substr(text.size() - last.size()), last) << text;
+
+  const auto quick = platform::run_with_time_limit({"sh", "-c", "exit 0"}, 5s, log, 1s);
+  EXPECT_EQ(quick.exit_code, 0);
+  EXPECT_FALSE(quick.out_of_cpu_time);
+  EXPECT_LT(quick.cpu_seconds, 0.5);
 }
 
 TEST(PlatformRunner, AMissingProgramIsAnErrorNamingIt) {
