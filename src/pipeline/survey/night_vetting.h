@@ -55,6 +55,7 @@ struct NightVettingOptions {
   // max_outside_to_white times that noise; or a sinusoid beats the box by this BIC difference.
   double max_outside_excess_of_depth = 0.3, max_outside_to_white = 1.5;
   double max_sinusoid_delta_bic = 10;
+  int threads = 0;  // candidates vetted at once; <= 0: one per core (results do not depend on it)
 };
 
 // A candidate as the search found it.
