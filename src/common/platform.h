@@ -45,9 +45,11 @@ struct RunResult {
 // die with it. With `cpu_limit`, every process of the run is held to that much CPU time
 // (RLIMIT_CPU, inherited by its helpers): on a busy machine a wall-clock limit says little of
 // how much work was tried, and astrometry.net's engine overruns its own --cpulimit several
-// times over on a field it cannot solve. Throws tianyu::InputError when the program does not exist or cannot be executed
-// (naming it: no retry can help), tianyu::ResourceFailure when no process could be created.
-// Windows: not supported yet (throws tianyu::Error saying so).
+// times over on a field it cannot solve. Throws tianyu::InputError when the program does not
+// exist or cannot be executed (naming it: no retry can help), tianyu::ResourceFailure when no
+// process could be created.
+// Windows: not supported yet: throws tianyu::ResourceFailure saying so, which hands the step
+// back to the queue (attempt not spent) for a Linux consumer of the group to take.
 RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono::seconds limit,
                               const std::string& output_log,
                               std::optional<std::chrono::seconds> cpu_limit = std::nullopt);

@@ -12,15 +12,8 @@
 #   tests/windows/wine_consumer_test.sh ROOT LINUX_BIN_DIR WINDOWS_EXE WORK_DIR
 set -euo pipefail
 ROOT=$1 BIN=$2 EXE=$3 STATE=$4
-WINE=${TIANYU_WINE:-/usr/lib/wine/wine64}
-skip() { echo "SKIP: $*"; exit 77; }
-[[ -x "$WINE" ]] || skip "no Wine at $WINE (scripts/setup-deps.sh installs wine64)"
-[[ -f "$EXE" ]] || skip "no Windows consumer at $EXE (scripts/cross-build-mingw.sh builds it)"
-if [[ -z "${TIANYU_DB_HOST:-}" ]]; then
-  [[ "${TIANYU_REQUIRE_LIVE:-}" == 1 ]] && { echo "FAIL: TIANYU_REQUIRE_LIVE=1 but TIANYU_DB_HOST is unset: source run/env.sh"; exit 1; }
-  skip "needs the live MariaDB and RabbitMQ (scripts/services.sh start; source run/env.sh)"
-fi
 source "$(dirname "${BASH_SOURCE[0]}")/wine_helpers.sh"
+skip_without_wine_or_services
 
 mkdir -p "$STATE"
 work=$(mktemp -d "$STATE/run.XXXXXX")

@@ -1,6 +1,19 @@
 # Sourced by wine_consumer_test.sh: daemons started and stopped by name, the scratch database,
-# the checks. Uses ROOT BIN EXE WINE work db site from the test.
+# the checks. Uses ROOT BIN EXE work db site from the test (WINE: TIANYU_WINE or wine64).
 declare -A pids=()
+WINE=${TIANYU_WINE:-/usr/lib/wine/wine64}
+
+# Exits 77 (skip), saying why, without Wine, the Windows consumer or the live services (but
+# fails when TIANYU_REQUIRE_LIVE=1 asks for the services).
+skip_without_wine_or_services() {
+  skip() { echo "SKIP: $*"; exit 77; }
+  [[ -x "$WINE" ]] || skip "no Wine at $WINE (scripts/setup-deps.sh installs wine64)"
+  [[ -f "$EXE" ]] || skip "no Windows consumer at $EXE (scripts/cross-build-mingw.sh builds it)"
+  if [[ -z "${TIANYU_DB_HOST:-}" ]]; then
+    [[ "${TIANYU_REQUIRE_LIVE:-}" == 1 ]] && { echo "FAIL: TIANYU_REQUIRE_LIVE=1 but TIANYU_DB_HOST is unset: source run/env.sh"; exit 1; }
+    skip "needs the live MariaDB and RabbitMQ (scripts/services.sh start; source run/env.sh)"
+  fi
+}
 
 fail() {
   echo "FAIL: $*"
@@ -43,7 +56,12 @@ cleanup() {
   for name in "${!pids[@]}"; do stop_daemon "$name"; done
   # This test's Wine prefix only: its wineserver ends with the programs it served.
   [[ -n "${WINEPREFIX:-}" ]] && "$(dirname "$WINE")/wineserver" -k 2> /dev/null || true
-  sql "DROP DATABASE IF EXISTS \`$db\`" 2> /dev/null || true  # a leftover tianyu_test_* is harmless
+  # TIANYU_KEEP_WORK=1 keeps the work directory and the databases for a post-mortem. A test
+  # with several databases lists them in extra_databases. A leftover tianyu_test_* is harmless.
+  [[ "${TIANYU_KEEP_WORK:-}" == 1 ]] && { echo "kept $work and the databases"; return 0; }
+  for name in "${db:-}" ${extra_databases[@]+"${extra_databases[@]}"}; do
+    [[ -n "$name" ]] && { db=$name sql "DROP DATABASE IF EXISTS \`$name\`" 2> /dev/null || true; }
+  done
   rm -rf "$work"
 }
 
