@@ -110,9 +110,11 @@ class SqlObservationStore : public ObservationStore {
     std::vector<FrameQualityRow> out;
     for (const auto& r : db_.query(
              "SELECT frame_id, star_count, background_rms_adu, aligned, COALESCE(align_failure, ''), "
-             "COALESCE(transparency, 0), trail_length_px FROM frame_quality WHERE observation_id = ? ORDER BY frame_id",
+             "COALESCE(transparency, 0), trail_length_px, dx, dy FROM frame_quality WHERE observation_id = ? "
+             "ORDER BY frame_id",  // ingest numbers a night's frames in time order
              {observation_id})) {
-      out.push_back({r.u64(0), {static_cast<int>(r.i64(1)), r.f64(2), r.i64(3) != 0, r.str(4), r.f64(5), r.f64(6)}});
+      out.push_back({r.u64(0), {static_cast<int>(r.i64(1)), r.f64(2), r.i64(3) != 0, r.str(4), r.f64(5), r.f64(6),
+                                r.f64(7), r.f64(8)}});
     }
     return out;
   }

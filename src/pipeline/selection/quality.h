@@ -8,8 +8,11 @@
 //  - transparency: the median flux ratio of the stars the alignment matched, frame over
 //    reference, below a fraction of the night's median (clouds, an image split by a jump);
 //  - a trail: a detection long and thin beyond any star (satellite, aircraft, meteor).
-// A frame the alignment could not place is rejected too. Every rejection says which rule and
-// which numbers.
+// A frame the alignment could not place is rejected too, and so is one it placed off the
+// night's track: a shift that neither its earlier nor its later neighbours' smooth track
+// predicts (hot pixels summed into minute stacks without a dark master won the alignment's
+// vote at the detector's place, dx -0.8 px where the mount's drift had reached 24 px). Every
+// rejection says which rule and which numbers.
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ struct FrameQuality {
   std::string alignment_failure;  // the alignment's reason, when not aligned
   double transparency = 1.0;      // AlignResult::transparency
   double trail_length_px = 0;     // longest_trail() of the frame's sources
+  double dx = 0, dy = 0;          // the alignment's shift (px); frames are given in time order
 };
 
 struct SelectionOptions {
@@ -36,6 +40,14 @@ struct SelectionOptions {
   // Sources at least this elongated (a/b) and this long count as trails.
   double trail_min_elongation = 8.0;
   double trail_min_length_px = 30.0;
+  // The track: a robust line (Theil-Sen) through the shifts of the `track_neighbours` aligned
+  // frames on each side, extrapolated to the frame; it is off the track when it misses both
+  // sides' prediction by more than max(off_track_min_px, off_track_sigma x the night's typical
+  // miss), so a dithered night (large typical miss) or a jump of the mount (one side agrees)
+  // is not judged by it. Nights of fewer than 2 x track_neighbours + 1 aligned frames are not.
+  int track_neighbours = 5;
+  double off_track_min_px = 5.0;
+  double off_track_sigma = 5.0;
 };
 
 struct FrameVerdict {

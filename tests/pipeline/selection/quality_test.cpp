@@ -21,6 +21,60 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Shifts of a night of `n` frames: the mount drifts 1.2 and -0.8 px a frame, with 0.05 px of
+// image motion; every other statistic is the same, so only the track can reject a frame.
+std::vector<FrameQuality> drifting_night(int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> jitter(0, 0.05);
+  std::vector<FrameQuality> frames(n);
+  for (int i = 0; i < n; ++i) {
+    frames[i].star_count = 200;
+    frames[i].background_rms = 10;
+    frames[i].dx = 1.2 * i + jitter(rng);
+    frames[i].dy = -0.8 * i + jitter(rng);
+  }
+  return frames;
+}
+
+// Two consecutive minutes aligned on hot pixels (where the detector is, not the sky) are off
+// the drift's track; every other frame is kept.
+TEST(QualitySelection, AFalseAlignmentOffTheDriftsTrackIsRejected) {
+  auto frames = drifting_night(24, 3);
+  frames[9].dx = -0.8, frames[9].dy = 0.3;
+  frames[10].dx = -0.6, frames[10].dy = 0.1;
+  const auto verdicts = select_frames(frames);
+  for (int i = 0; i < 24; ++i) {
+    EXPECT_EQ(verdicts[i].good, i != 9 && i != 10) << "frame " << i << ": " << verdicts[i].reason;
+  }
+  EXPECT_NE(verdicts[9].reason.find("shift (-0.8, 0.3) px misses the night's track by"), std::string::npos)
+      << verdicts[9].reason;
+  EXPECT_NE(verdicts[9].reason.find("a false alignment"), std::string::npos) << verdicts[9].reason;
+  // The first and the last frame have neighbours on one side only: a false one there is caught.
+  frames = drifting_night(24, 4);
+  frames[0].dx = 9.0;
+  frames[23].dy = 0.0;  // the drift had reached -18.4 px
+  const auto ends = select_frames(frames);
+  EXPECT_FALSE(ends[0].good);
+  EXPECT_FALSE(ends[23].good);
+  EXPECT_EQ(std::count_if(ends.begin(), ends.end(), [](const FrameVerdict& v) { return v.good; }), 22);
+}
+
+// A re-pointing of the mount (a 40-px jump kept for the rest of the night), a dithered night
+// (every frame 0-20 px off at random) and a night too short to have a track reject nothing.
+TEST(QualitySelection, AJumpADitherOrAShortNightIsNotOffTrack) {
+  auto jump = drifting_night(30, 5);
+  for (int i = 15; i < 30; ++i) jump[i].dx += 40;
+  for (const auto& v : select_frames(jump)) EXPECT_TRUE(v.good) << v.reason;
+  auto dither = drifting_night(30, 6);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> offset(0, 20);
+  for (auto& f : dither) f.dx += offset(rng), f.dy += offset(rng);
+  for (const auto& v : select_frames(dither)) EXPECT_TRUE(v.good) << v.reason;
+  auto few = drifting_night(10, 8);
+  few[4].dx = 50;
+  for (const auto& v : select_frames(few)) EXPECT_TRUE(v.good) << v.reason;
+}
+
 TEST(QualitySelection, FlagsExactlyTheOutliersAndSaysWhy) {
   std::mt19937_64 rng(9);
   std::normal_distribution<double> count(200, 5), rms(10, 0.1);
