@@ -1,7 +1,5 @@
 // calibrate: one science frame through the masters of its dependencies, with its mask and its
 // SEP catalogue (the alignment's input).
-#include <future>
-
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
@@ -15,49 +13,27 @@ namespace tianyu::consumer::steps {
 namespace {
 
 
-// The image and mask are written on a second thread while SEP extracts the catalogue from the
-// same (read-only) image: a frame's writes (~70 ms at 2048^2) and its extraction (~90 ms) no
-// longer add up. The files are named here, on the step's thread (ProductFiles records them).
-class ProductWriter {
- public:
-  ProductWriter(StepContext& ctx, std::uint64_t obs, const RawFrame& frame, const pipeline::CalibratedFrame& calibrated)
-      : out_(ctx, obs) {
-    const std::string stem = fmt::format("calibrated/{}", frame.frame_id);
-    product_.frame_id = frame.frame_id;
-    product_.path = out_.name(stem, ".fits");
-    product_.mask_path = out_.name(stem, ".mask.fits");
-    product_.catalog_path = out_.name(stem, ".sources.csv");
-    product_.background_rms = calibrated.background_rms;
-    images_ = std::async(std::launch::async, [this, &frame, &calibrated, image = out_.absolute(product_.path),
-                                              mask = out_.absolute(product_.mask_path)] {
-      // The image stays uncompressed: lossless GZIP_2 saves only ~18 % of a 2048^2 frame's bytes
-      // (its noise bits do not compress) for ~9 times the write + read time
-      // (bench/run-reduction.sh, "products"). The mask, almost all zeros, is RICE-compressed.
-      pipeline::write_fits(image, calibrated.image,
-                           {{"BKG", calibrated.background, "[ADU] SEP global background subtracted"},
-                            {"BKGRMS", calibrated.background_rms, "[ADU] SEP global background RMS"},
-                            {"RAWFILE", frame.path, "raw frame, relative to the site root"}});
-      write_mask(mask, calibrated.mask, calibrated.image.width, calibrated.image.height);
-    });
-  }
-  // Waits for the image and mask (their errors surface here), writes the catalogue, records all.
-  void finish(StepContext& ctx, std::uint64_t obs, const pipeline::CalibratedFrame& calibrated,
-              const std::vector<pipeline::Source>& sources) {
-    images_.get();
-    write_catalog(out_.absolute(product_.catalog_path), sources);
-    record_product(ctx, obs, "calibrated", product_, calibrated.background,
-                   static_cast<std::uint64_t>(calibrated.masked));
-  }
-  // A step that fails while the writes run still waits for them before its inputs go away.
-  ~ProductWriter() {
-    if (images_.valid()) images_.wait();
-  }
-
- private:
-  ProductFiles out_;
-  ImageProduct product_;
-  std::future<void> images_;
-};
+void write_products(StepContext& ctx, std::uint64_t obs, const RawFrame& frame, const pipeline::CalibratedFrame& calibrated,
+                    const std::vector<pipeline::Source>& sources) {
+  ProductFiles out(ctx, obs);
+  const std::string stem = fmt::format("calibrated/{}", frame.frame_id);
+  ImageProduct p;
+  p.frame_id = frame.frame_id;
+  p.path = out.name(stem, ".fits");
+  p.mask_path = out.name(stem, ".mask.fits");
+  p.catalog_path = out.name(stem, ".sources.csv");
+  p.background_rms = calibrated.background_rms;
+  // The image stays uncompressed: lossless GZIP_2 saves only ~18 % of a 2048^2 frame's bytes (its
+  // noise bits do not compress) for ~9 times the write + read time (bench/run-reduction.sh,
+  // "products"). The mask, almost all zeros, is written RICE-compressed by write_mask.
+  pipeline::write_fits(out.absolute(p.path), calibrated.image,
+                       {{"BKG", calibrated.background, "[ADU] SEP global background subtracted"},
+                        {"BKGRMS", calibrated.background_rms, "[ADU] SEP global background RMS"},
+                        {"RAWFILE", frame.path, "raw frame, relative to the site root"}});
+  write_mask(out.absolute(p.mask_path), calibrated.mask, calibrated.image.width, calibrated.image.height);
+  write_catalog(out.absolute(p.catalog_path), sources);
+  record_product(ctx, obs, "calibrated", p, calibrated.background, static_cast<std::uint64_t>(calibrated.masked));
+}
 
 void calibrate_frame(StepContext& ctx, const contract::FrameParams& params) {
   const auto frame = raw_frame(ctx, params.frame_id);
@@ -78,10 +54,11 @@ void calibrate_frame(StepContext& ctx, const contract::FrameParams& params) {
     if (values.saturation_adu) options.saturation_adu = *values.saturation_adu;
     const auto calibrated = pipeline::calibrate(raw.image, values.exptime_s, masters.use, options);
     if (calibrated.masked == calibrated.image.pixels.size()) throw InputError("every pixel is masked");
-    ctx.check_lease();
-    ProductWriter writer(ctx, params.observation_id, frame, calibrated);
+    // Extraction before any write: a frame SEP cannot extract is bad input, and its failure must
+    // leave the site root as it was (not even a products directory). Writing the image while SEP
+    // extracted (tried in issue 17) made the directories first, and BadStepInput caught it.
     const auto sources = pipeline::extract_sources(calibrated.image, &calibrated.mask, calibrated.background_rms);
-    writer.finish(ctx, params.observation_id, calibrated, sources);
+    write_products(ctx, params.observation_id, frame, calibrated, sources);
   });
 }
 
