@@ -7,7 +7,6 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
-#include "consumer/steps/masters_cache.h"
 #include "pipeline/atomic_file.h"
 #include "pipeline/fits_io.h"
 #include "pipeline/streaming/minute_frame.h"
@@ -43,11 +42,12 @@ std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::strin
 
 LoadedMasters load_dependency_masters(StepContext& ctx) {
   LoadedMasters m;
+  m.images.reserve(3);  // `use` points into it: no reallocation
   for (const std::string kind : {"master_bias", "master_dark", "master_flat"}) {
     const auto products = dependency_products(ctx, kind);
     if (products.empty()) continue;
-    m.images.push_back(masters_cache().read(readable(ctx, products.front().path)));
-    const pipeline::Image* image = m.images.back().get();
+    m.images.push_back(pipeline::read_fits(readable(ctx, products.front().path)).image);
+    const pipeline::Image* image = &m.images.back();
     if (kind == "master_bias") m.use.bias = image;
     if (kind == "master_dark") m.use.dark_rate = image;
     if (kind == "master_flat") m.use.flat = image;

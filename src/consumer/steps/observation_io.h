@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,11 +42,10 @@ FrameCalibration frame_calibration(StepContext& ctx, std::uint64_t frame_id);
 // The products of `kind` made by this process's dependencies, in the time order of their
 // frames (then by process id).
 std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::string& kind);
-// The master frames among them (any absent: that correction is skipped); `use` points into
-// `images`. Every frame of a night calibrates with the same masters, so the consumer keeps the
-// last set it read (masters_cache.h): a master is read once per consumer, not once per frame.
+// The master frames among them (any absent: that correction is skipped), read once; `use`
+// points into `images`.
 struct LoadedMasters {
-  std::vector<std::shared_ptr<const pipeline::Image>> images;
+  std::vector<pipeline::Image> images;
   pipeline::Masters use;
 };
 LoadedMasters load_dependency_masters(StepContext& ctx);
