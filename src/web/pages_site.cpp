@@ -38,18 +38,42 @@ std::string light_curve(const json& doc) {
                        text(c["points"])}}, "candidate");
 }
 
+namespace {
+
+// A step handed back again and again for want of a resource spends no attempt, so it never
+// fails and nothing else on the site says it is stuck: say it in words under the table.
+std::string resource_wait_warning(const json& q) {
+  const auto& w = q["longest_resource_wait"];
+  const auto times = w["resource_waits"].get<std::int64_t>();
+  const auto others = q["resource_waiting"].get<std::int64_t>() - 1;
+  return fmt::format(
+      "<p class=\"resource-wait\" style=\"color:#c0392b\"><b>{}</b> (process {}) of site {}, group {} has been "
+      "handed back {} time{} in a row: <span class=\"err\">{}</span>. No consumer of this group can run it now; it "
+      "spends no attempt, so it waits until one can.{}</p>",
+      text(w["command"]), text(w["process_id"]), text(q["site"]), text(q["group"]), times, times == 1 ? "" : "s",
+      w["error"].is_null() ? "no error recorded" : text(w["error"]),
+      others > 0 ? fmt::format(" {} more step{} of this group also wait{} for a resource.", others,
+                               others == 1 ? "" : "s", others == 1 ? "s" : "")
+                 : "");
+}
+
+}  // namespace
+
 std::string queues(const json& doc) {
   std::vector<std::vector<std::string>> rows;
+  std::string warnings;
   for (const auto& q : doc["queues"]) {
     const std::string ready = q["ready"].is_null()
         ? "<span class=\"note\" title=\"" + text(q["broker_error"]) + "\">unknown</span>" : text(q["ready"]);
     rows.push_back({text(q["site"]), text(q["group"]), text(q["queue"]), ready, text(q["queued"]), text(q["running"]),
-                    text(q["retry_wait"]), text(q["failed"]), text(q["consumers"]), text(q["workers"]),
-                    text(q["dead_letters_dropped"])});
+                    text(q["retry_wait"]), text(q["resource_waiting"]), text(q["failed"]), text(q["consumers"]),
+                    text(q["workers"]), text(q["dead_letters_dropped"])});
+    if (q["resource_waiting"].get<std::int64_t>() > 0) warnings += resource_wait_warning(q);
   }
   std::string out = html::table({"site", "group", "queue", "ready (broker)", "queued (db)", "running = unacked (db)",
-                                 "waiting to retry", "failed", "consumers alive", "workers", "dead letters dropped"},
-                                rows, "queues");
+                                 "waiting to retry", "waiting for a resource", "failed", "consumers alive", "workers",
+                                 "dead letters dropped"},
+                                rows, "queues") + warnings;
   const auto& dl = doc["dead_letters"];
   out += fmt::format("<p>Dead letters kept in <code>{}</code>: <b>{}</b> (all queues; {}).</p>", text(dl["queue"]),
                      dl["ready"].is_null() ? "unknown" : text(dl["ready"]),
@@ -79,7 +103,7 @@ std::string api_index() {
       {"/observations/ID", "/api/observations/ID", "one observation: steps × frames grid, failures, rejected frames, per-frame diagnostics, candidates"},
       {"/observations/ID/durations", "/api/observations/ID/durations", "per step type: median and p95 duration; throughput over time"},
       {"/observations/ID/sources/SOURCE", "/api/observations/ID/sources/SOURCE", "a source's light curve (binned, flagged points marked) and candidate"},
-      {"/queues", "/api/queues", "queues per (site, group): ready, queued, running (unacked), consumers, dead letters"},
+      {"/queues", "/api/queues", "queues per (site, group): ready, queued, running (unacked), waiting for a resource, consumers, dead letters"},
       {"/daemons", "/api/daemons", "managers and consumers: host, site, group, workers, doing, last heartbeat"},
       {"", "/api/status[?observation=ID]", "exactly `tianyu-publish status --json [--observation ID]`"}};
   std::vector<std::vector<std::string>> rows;

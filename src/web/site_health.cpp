@@ -63,6 +63,28 @@ void add_database_counts(db::Connection& c, std::map<std::pair<std::string, std:
   }
 }
 
+// Steps handed back for want of a resource (issue 17: a ResourceFailure returns a step to
+// retry_wait without spending an attempt) per (site, group): how many, and the one handed back
+// most times in a row (ties: the lowest id). Shown because such a step can wait forever with
+// nothing failing, e.g. a step only some of the group's consumers can run. One query: the
+// window functions count and rank within each group, so the page costs one round trip.
+void add_resource_waits(db::Connection& c, std::map<std::pair<std::string, std::string>, json>& rows) {
+  for (const auto& r : c.query(
+           "SELECT s.name, g.name, w.waiting, w.process_id, w.command, w.resource_waits, w.error FROM "
+           "(SELECT p.group_id, p.process_id, p.command, p.resource_waits, p.error, "
+           "COUNT(*) OVER (PARTITION BY p.group_id) AS waiting, ROW_NUMBER() OVER "
+           "(PARTITION BY p.group_id ORDER BY p.resource_waits DESC, p.process_id) AS rank_in_group "
+           "FROM process p WHERE p.state = 'retry_wait' AND p.resource_waits > 0) w "
+           "JOIN process_group g ON g.group_id = w.group_id JOIN site s ON s.site_id = g.site_id "
+           "WHERE w.rank_in_group = 1")) {
+    auto& row = rows[{r.str(0), r.str(1)}];
+    row["resource_waiting"] = r.i64(2);
+    row["longest_resource_wait"] = {{"process_id", r.u64(3)}, {"command", r.str(4)},
+                                    {"resource_waits", r.i64(5)},
+                                    {"error", r.is_null(6) ? json(nullptr) : json(r.str(6))}};
+  }
+}
+
 }  // namespace
 
 json queues(db::Connection& c, BrokerProbe& probe) {
@@ -71,6 +93,7 @@ json queues(db::Connection& c, BrokerProbe& probe) {
     rows[{r.str(0), r.str(1)}] = json::object();
   }
   add_database_counts(c, rows);
+  add_resource_waits(c, rows);
   std::map<std::string, std::int64_t> dropped;
   for (const auto& r : c.query("SELECT source_queue, dropped FROM dead_letter_overflow")) dropped[r.str(0)] = r.i64(1);
   json list = json::array();
@@ -87,7 +110,10 @@ json queues(db::Connection& c, BrokerProbe& probe) {
                     {"queued", row.value("queued", 0)}, {"running", row.value("running", 0)},
                     {"retry_wait", row.value("retry_wait", 0)}, {"failed", row.value("failed", 0)},
                     {"consumers", row.value("consumers", 0)}, {"workers", row.value("workers", 0)},
-                    {"dead_letters_dropped", dropped.count(queue) ? dropped[queue] : 0}});
+                    {"dead_letters_dropped", dropped.count(queue) ? dropped[queue] : 0},
+                    {"resource_waiting", row.value("resource_waiting", 0)},
+                    {"longest_resource_wait",
+                     row.contains("longest_resource_wait") ? row["longest_resource_wait"] : json(nullptr)}});
   }
   std::string dl_error;
   const auto dl_ready = probe.ready(queues::kDeadLetterQueue, dl_error);

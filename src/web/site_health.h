@@ -37,7 +37,12 @@ class BrokerProbe {
 };
 
 // {"queues": [{site, group, queue, ready, broker_error, queued, running, retry_wait, failed,
-//   consumers, workers, dead_letters_dropped}], "dead_letters": {queue, ready, broker_error}}
+//   consumers, workers, dead_letters_dropped, resource_waiting, longest_resource_wait}],
+//  "dead_letters": {queue, ready, broker_error}}
+// resource_waiting: processes in retry_wait handed back for want of a resource (resource_waits
+// > 0: no attempt spent, so they never fail and can wait forever when no consumer of the group
+// can run them); longest_resource_wait: null, or {process_id, command, resource_waits, error}
+// of the one with the most hand-backs in a row (ties: the lowest process_id).
 nlohmann::json queues(db::Connection& c, BrokerProbe& probe);
 
 // {"daemons": [{daemon_id, kind, host, site, group, workers, doing, started_at, last_heartbeat,

@@ -259,6 +259,76 @@ TEST_F(Web, QueuesAndDaemonsShowTheLiveConsumer) {
   page("/", "observations.png");
 }
 
+// A step handed back for want of a resource (issue 17: ResourceFailure, no attempt spent), as a
+// solve_field taken only by Windows consumers is: /api/queues counts such steps per group and
+// names the one handed back most often; /queues says so in words, its error text escaped.
+TEST_F(Web, QueuesNameTheStepHandedBackForWantOfAResource) {
+  const auto site_id = c_->query_one("SELECT site_id FROM site WHERE name = ?", {site_}).u64(0);
+  std::map<std::string, std::uint64_t> group_ids;
+  for (const std::string group : {"windows-only", "tied", "quiet"}) {
+    c_->execute("INSERT INTO process_group (site_id, name) VALUES (?, ?)", {site_id, group});
+    group_ids[group] = c_->query_one("SELECT group_id FROM process_group WHERE site_id = ? AND name = ?",
+                                     {site_id, group}).u64(0);
+  }
+  struct Removed {  // the rows go again, so the cases after this one see the night as it was
+    db::Connection& c;
+    ~Removed() {
+      try {
+        c.execute("DELETE p FROM process p JOIN process_group g ON g.group_id = p.group_id "
+                  "WHERE g.name IN ('windows-only', 'tied', 'quiet')");
+        c.execute("DELETE FROM process_group WHERE name IN ('windows-only', 'tied', 'quiet')");
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "removing the resource-wait rows: " << e.what();  // not thrown from a destructor
+      }
+    }
+  } removed{*c_};
+  const std::string error = "solve-field: <solve-field> is not installed on this consumer & no index";
+  ProcessIdGenerator ids;
+  // finished_at a day ahead: the running manager's release_due_retries never makes them ready.
+  const auto waiting = [&](const std::string& group, std::uint64_t waits, const std::string& text) {
+    const auto id = ids.next();
+    c_->execute("INSERT INTO process (process_id, command, group_id, state, attempt, attempt_floor, resource_waits, "
+                "error, finished_at) VALUES (?, 'solve_field', ?, 'retry_wait', ?, ?, ?, ?, NOW(6) + INTERVAL 1 DAY)",
+                {id, group_ids[group], waits + 1, waits, waits, text});
+    return id;
+  };
+  waiting("windows-only", 0, "an ordinary retry: spent an attempt");
+  const auto longest = waiting("windows-only", 3, error);
+  const auto first_of_tie = waiting("tied", 2, "disk full");
+  waiting("tied", 2, "disk full");
+  std::map<std::string, json> row_of;
+  const json doc = get_json("/api/queues");
+  for (const auto& row : doc["queues"]) {
+    if (row["site"] == site_) row_of[row["group"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(row_of.count("windows-only"), 1u) << doc.dump();
+  EXPECT_EQ(row_of["windows-only"]["retry_wait"], 2);
+  EXPECT_EQ(row_of["windows-only"]["resource_waiting"], 1);
+  EXPECT_EQ(row_of["windows-only"]["longest_resource_wait"],
+            json({{"process_id", longest}, {"command", "solve_field"}, {"resource_waits", 3}, {"error", error}}));
+  EXPECT_EQ(row_of["tied"]["resource_waiting"], 2);
+  EXPECT_EQ(row_of["tied"]["longest_resource_wait"]["process_id"], first_of_tie);  // ties: the lowest id
+  EXPECT_EQ(row_of["quiet"]["resource_waiting"], 0);
+  EXPECT_TRUE(row_of["quiet"]["longest_resource_wait"].is_null());
+  EXPECT_EQ(row_of["general"]["resource_waiting"], 0);
+  EXPECT_TRUE(row_of["general"]["longest_resource_wait"].is_null());
+  // The page as served: the warning names the step, the group and the count; the error is text.
+  const auto r = get("/queues");
+  ASSERT_TRUE(r);
+  const std::string expected = fmt::format(
+      "<b>solve_field</b> (process {}) of site {}, group windows-only has been handed back 3 times in a row: "
+      "<span class=\"err\">solve-field: &lt;solve-field&gt; is not installed on this consumer &amp; no index</span>. "
+      "No consumer of this group can run it now", longest, site_);
+  EXPECT_NE(r->body.find(expected), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("<solve-field>"), std::string::npos);
+  EXPECT_NE(r->body.find(fmt::format("(process {}) of site {}, group tied has been handed back 2 times", first_of_tie,
+                                     site_)), std::string::npos);
+  EXPECT_NE(r->body.find("1 more step of this group also waits for a resource."), std::string::npos);
+  EXPECT_EQ(test::occurrences(r->body, "class=\"resource-wait\""), 2u);  // none for quiet or general
+  EXPECT_NE(r->body.find("<th>waiting for a resource</th>"), std::string::npos);
+  page("/queues", "queues-resource-wait.png");
+}
+
 TEST_F(Web, BadRouteOrIdIs404WithAMessage) {
   for (const std::string& path : std::vector<std::string>{"/observations/987654321", "/api/observations/987654321", "/no/such/page",
                                  "/observations/abc", "/api/status?observation=987654321",
