@@ -95,6 +95,19 @@ std::string log_tail(const fs::path& log, std::size_t lines = 5) {
   return out;
 }
 
+// Whether the log reports a process of the run killed by SIGXCPU: solve-field runs its engine
+// through /bin/sh, which says so in these words. The CPU the kernel charged when it sent the
+// signal and the CPU wait4 reports for the run need not agree under contention (a fresh-clone
+// CI run: two nights' engines killed by SIGXCPU while the run's reported CPU stayed under the
+// 20-s limit, so the unsolvable fields failed three attempts instead of ending unsolved).
+bool log_reports_cpu_limit(const fs::path& log) {
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("CPU time limit exceeded") != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::vector<astro::FieldStar> field_stars(const TemplateSources& t) {
   std::vector<astro::FieldStar> stars;
   for (std::size_t i = 0; i < t.ids.size(); ++i) {
@@ -133,13 +146,14 @@ Solution run_solver(StepContext& ctx, const contract::AstrometryOptions& o, cons
       pointing ? fmt::format("within {} deg of RA {:.4f} Dec {:.4f} ({})", o.radius_deg, pointing->ra_deg,
                              pointing->dec_deg, pointing->from)
                : std::string("anywhere on the sky (no pointing known)"));
-  if (run.timed_out || (run.out_of_cpu_time && run.exit_code != 0)) {
+  const bool out_of_cpu_time = run.out_of_cpu_time || log_reports_cpu_limit(log);
+  if (run.timed_out || (out_of_cpu_time && run.exit_code != 0)) {
     return unsolved(fmt::format("solve-field found no solution within the time limit of {} s ({})", o.time_limit_s, tried),
                     run.seconds);
   }
   if (run.exit_code != 0) {
-    throw RetryableFailure(fmt::format("solve-field failed (exit code {}, signal {}): {}", run.exit_code, run.signal,
-                                       log_tail(log)));
+    throw RetryableFailure(fmt::format("solve-field failed (exit code {}, signal {}, {:.1f} s of CPU): {}", run.exit_code,
+                                       run.signal, run.cpu_seconds, log_tail(log)));
   }
   if (!fs::exists(astro::wcs_output(request))) {
     return unsolved(fmt::format("solve-field found no solution ({})", tried), run.seconds);

@@ -2,8 +2,11 @@
 // real HAT-P-32 frame through solve-field (skipped without ../shared/data/hatp32), fields that
 // do not solve (the step succeeds with solved = 0 and the reason), bad parameters.
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <random>
+
+#include <unistd.h>
 
 #include "consumer/steps/step_test_fixture.h"
 #include "pipeline/astrometry/wcs.h"
@@ -119,6 +122,40 @@ TEST_F(SolveFieldStepTest, ARandomFieldSucceedsUnsolvedWithTheReason) {
   EXPECT_NE(w.reason.find("RA 31.0400 Dec 46.6900 (header)"), std::string::npos) << w.reason;
   EXPECT_TRUE(w.wcs_header.empty());
   EXPECT_TRUE(db_.sky_positions[1].empty());  // every source keeps RA/Dec NULL
+}
+
+// A solve-field whose engine the kernel stops with SIGXCPU while the run's measured CPU stays
+// under the step's limit (as happened under a loaded CI): the field is unsolved within the
+// limit, not a failure to retry. The stand-in lowers its engine's soft limit to 1 s under a
+// step limit of 5 s, and reports as solve-field does (/bin/sh's words, exit code 255).
+TEST_F(SolveFieldStepTest, AnEngineStoppedByTheCpuLimitLeavesTheFieldUnsolved) {
+  const fs::path bin = fs::temp_directory_path() / ("tianyu-fake-solve-" + std::to_string(::getpid()));
+  fs::create_directories(bin);
+  {
+    std::ofstream script(bin / "solve-field");
+    script << "#!/bin/sh\n/bin/sh -c 'ulimit -S -t 1; /bin/sh -c \"while :; do :; done\"'\n"
+              "echo \"run_command_get_outputs Command failed: return value $?\"\nexit 255\n";
+  }
+  fs::permissions(bin / "solve-field", fs::perms::owner_all);
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (bin.string() + ":" + path).c_str(), 1);
+  std::mt19937 rng(16);
+  std::uniform_real_distribution<double> x(0, 649), y(0, 499), flux(100, 1e5);
+  std::vector<Star> stars;
+  for (int i = 0; i < 50; ++i) stars.push_back({x(rng), y(rng), flux(rng)});
+  set_sources(stars);
+  std::string error;
+  try {
+    run("solve_field", 60, {{"observation_id", 1}, {"options", {{"time_limit_s", 5}}}});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  ::setenv("PATH", path.c_str(), 1);
+  fs::remove_all(bin);
+  ASSERT_EQ(error, "");
+  const auto& w = db_.wcs[1];
+  EXPECT_FALSE(w.solved);
+  EXPECT_NE(w.reason.find("no solution within the time limit of 5 s"), std::string::npos) << w.reason;
 }
 
 TEST_F(SolveFieldStepTest, TooFewStarsSucceedUnsolvedWithoutRunningTheSolver) {
