@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 #include "pipeline/stacking/stack_plan.h"
@@ -51,11 +52,19 @@ void group_minutes(Night& n, const PipelineOptions& o, const std::vector<std::ui
     jd.push_back(*times[i]);
   }
   n.frame_step = o.minute_parts > 1 ? "combine_minute" : "coadd_minute";
+  std::size_t fullest = 0;
   for (const auto& group : pipeline::streaming::minute_groups(jd)) {
     std::vector<std::uint64_t> minute;
     for (const auto i : group) minute.push_back(ids[i]);
+    fullest = std::max(fullest, minute.size());
     n.frames.push_back(minute.front());
     n.minutes[minute.front()] = std::move(minute);
+  }
+  for (const char* kind : {"bias", "dark"}) {
+    const auto found = n.calibration_frames.find(kind);
+    const auto advice = pipeline::streaming::coherent_master_noise_advice(
+        kind, found == n.calibration_frames.end() ? 0 : found->second, fullest);
+    if (!advice.empty()) spdlog::warn("observation {}: {}", observation_id, advice);
   }
 }
 

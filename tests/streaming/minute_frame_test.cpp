@@ -22,6 +22,21 @@ TEST(MinuteGroups, FramesAreGroupedByTheMinuteTheyWereTakenInAndEmptyMinutesLeft
   EXPECT_TRUE(minute_groups({}).empty());
 }
 
+// Tianyu-I's minute of 174 frames over a master bias of 5: the master's noise, the same in every
+// frame, sums to 174 / sqrt(5) = 77.8 x the read noise against sqrt(174) = 13.2 x from the frames;
+// with as many bias frames as a minute has frames (or more, or none) there is nothing to say.
+TEST(CoherentMasterNoise, FewerCalibrationFramesThanAMinuteHasFramesAreNamed) {
+  const auto advice = coherent_master_noise_advice("bias", 5, 174);
+  EXPECT_NE(advice.find("5 bias frames for minutes of up to 174 short frames"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("174/sqrt(5) = 77.8 x"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("sqrt(174) = 13.2 x"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("take at least 174 bias frames"), std::string::npos) << advice;
+  EXPECT_NE(coherent_master_noise_advice("dark", 173, 174), "");
+  EXPECT_EQ(coherent_master_noise_advice("bias", 174, 174), "");
+  EXPECT_EQ(coherent_master_noise_advice("bias", 200, 174), "");
+  EXPECT_EQ(coherent_master_noise_advice("bias", 0, 174), "");
+}
+
 TEST(PartialExposureMask, OnlyPixelsEveryFrameCoveredAreGood) {
   Image exposure(4, 2);
   for (auto& p : exposure.pixels) p = 52.2f;  // 174 frames of 0.3 s

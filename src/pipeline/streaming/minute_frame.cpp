@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <sstream>
 
 #include "pipeline/calibration/calibrate.h"
 
@@ -19,6 +20,21 @@ std::vector<std::uint64_t> minute_indices(const std::vector<double>& jd_utc_mid)
     out[i] = static_cast<std::uint64_t>(ms / 60'000);
   }
   return out;
+}
+
+std::string coherent_master_noise_advice(const std::string& kind, int calibration_frames,
+                                         std::size_t frames_per_minute) {
+  const auto n = static_cast<double>(calibration_frames), frames = static_cast<double>(frames_per_minute);
+  if (calibration_frames <= 0 || n >= frames) return "";
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << calibration_frames << ' ' << kind << " frames for minutes of up to " << frames_per_minute
+      << " short frames: the master " << kind << "'s own noise is the same in every frame and adds up in each "
+      << "minute's sum (" << frames_per_minute << "/sqrt(" << calibration_frames << ") = " << frames / std::sqrt(n)
+      << " x a frame's read noise, against sqrt(" << frames_per_minute << ") = " << std::sqrt(frames)
+      << " x from the frames themselves); take at least " << frames_per_minute << ' ' << kind << " frames";
+  return out.str();
 }
 
 std::vector<std::vector<std::size_t>> minute_groups(const std::vector<double>& jd_utc_mid) {

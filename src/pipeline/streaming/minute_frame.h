@@ -6,6 +6,7 @@
 // level and noise, and the SEP catalogue the alignment matches.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "pipeline/detection/extract.h"
@@ -22,6 +23,15 @@ namespace tianyu::pipeline::streaming {
 std::vector<std::vector<std::size_t>> minute_groups(const std::vector<double>& jd_utc_mid);
 // The minute index of each frame (same rule), by index into `jd_utc_mid`.
 std::vector<std::uint64_t> minute_indices(const std::vector<double>& jd_utc_mid);
+
+// A master of an additive calibration (bias, dark) is subtracted from every short frame of a
+// minute, so its own noise is the same in each and adds up coherently in the minute's sum: N
+// frames carry N sigma / sqrt(n) of it (n frames made the master) against sqrt(N) sigma of
+// their own read noise, and it dominates when n < N. A sentence for the operator when the night
+// has fewer frames of `kind` than its fullest minute has frames; empty when not (or when it has
+// none: then nothing is subtracted).
+std::string coherent_master_noise_advice(const std::string& kind, int calibration_frames,
+                                         std::size_t frames_per_minute);
 
 // kPartialExposure where a pixel's exposure is short of the fullest pixel's (a frame's shifted
 // footprint missed it, or a saturated or unusable pixel was left out): there the sum is not
