@@ -200,7 +200,8 @@ TEST_F(CoaddMinuteStep, NotANumberInAFrameIsNamedWithThePixel) {
 
 TEST_F(CoaddMinuteStep, AFrameOfAnotherSizeIsNamed) {
   make_minute(4);
-  add_raw(kObs, 99, pipeline::Image(128, 256, 300.0f), 2461101.0 + 5e-5, {config_.exptime_s});
+  add_raw(kObs, 99, pipeline::Image(128, 256, 300.0f), 2461101.0 + 5e-5,
+          {config_.exptime_s, std::nullopt, std::nullopt, std::nullopt});
   const auto error = error_of_run({{"observation_id", kObs}, {"frame_ids", {1, 2, 99}}});
   EXPECT_NE(error.find("raw/f99.fits: width: the raw_frame row says 128 x 256"), std::string::npos) << error;
 }

@@ -37,7 +37,7 @@ TEST(MinuteParts, PartsOnTheFirstFramesGridAddUpToTheWholeMinute) {
   const ShortMinute minute(config);
   const auto whole = coadd_frames(minute, 0, kFrames, false);
   std::vector<MinuteStack> parts;
-  for (const auto [first, end] : {std::pair{0, 8}, std::pair{8, 16}, std::pair{16, 24}}) {
+  for (const auto& [first, end] : {std::pair{0, 8}, std::pair{8, 16}, std::pair{16, 24}}) {
     parts.push_back(coadd_frames(minute, first, end, true));
   }
   EXPECT_NE(parts[2].shifts.front().ix, 0) << "the last part's first frame is shifted against frame 0";

@@ -117,7 +117,9 @@ TEST(FieldFalseAlarms, ConstantAndActiveStarsRarelyReachTheAlertThreshold) {
     std::printf("a planet on a%s star: P %.5f d, SNR %.1f, flags '%s'\n", activity > 0 ? "n active" : " constant",
                 found[0].fit.period, found[0].fit.snr, found[0].flags_text().c_str());
     EXPECT_NEAR(found[0].fit.period, planet.period, 0.001 * planet.period) << activity;
-    if (activity == 0) EXPECT_TRUE(would_alert(found));
+    if (activity == 0) {
+      EXPECT_TRUE(would_alert(found));
+    }
   }
 }
 

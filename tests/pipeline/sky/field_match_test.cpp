@@ -116,7 +116,7 @@ TEST(FieldMatch, RotatingTheWholeSkyChangesNothing) {
 }
 
 TEST(FieldMatch, NearThePoleAndAcrossRaZero) {
-  for (const auto [ra0, dec0] : {std::pair{359.95, 5.0}, {0.0, 89.9}}) {
+  for (const auto& [ra0, dec0] : {std::pair{359.95, 5.0}, {0.0, 89.9}}) {
     const auto stars = grid_stars(ra0, dec0, 7, 6);
     const auto first = sky::merge_night_into_field({}, stars);
     expect_all_matched_to_first_night(first, sky::merge_night_into_field(first.field, another_night(stars, 1.0, 0, 7)));

@@ -21,7 +21,7 @@ TEST(Sphere, SeparationsKnownAnswers) {
 }
 
 TEST(Sphere, RaDecRoundTripsAndWraps) {
-  for (const auto [ra, dec] : {std::pair{0.0, 0.0}, {359.999999, -45.0}, {123.456, 89.99999}, {271.0, -89.5}}) {
+  for (const auto& [ra, dec] : {std::pair{0.0, 0.0}, {359.999999, -45.0}, {123.456, 89.99999}, {271.0, -89.5}}) {
     const auto back = sky::ra_dec(sky::unit_vector(ra, dec));
     EXPECT_NEAR(sky::separation_arcsec(ra, dec, back.ra_deg, back.dec_deg), 0, 1e-9);
     EXPECT_GE(back.ra_deg, 0);
@@ -47,7 +47,7 @@ std::vector<sky::UnitVector> random_points(std::mt19937& rng, int n, double ra0,
 TEST(SkyTree, NearestAndWithinAgreeWithBruteForce) {
   std::mt19937 rng(7);
   // A patch across RA 0/360 (RA from -0.5 to 0.5 deg) and one at the pole.
-  for (const auto [ra0, dec0] : {std::pair{0.0, 10.0}, {40.0, 89.45}}) {
+  for (const auto& [ra0, dec0] : {std::pair{0.0, 10.0}, {40.0, 89.45}}) {
     const auto points = random_points(rng, 3000, ra0, dec0, 1.0);
     const sky::SkyTree tree(points);
     for (const auto& q : random_points(rng, 200, ra0, dec0, 1.0)) {
