@@ -12,6 +12,8 @@
 # about as many as the preset's 3,000, at 0.9"/px: a 30.7' field the index files solve), so
 # solve_field costs what it costs on a real night; the default, the preset's synthetic field,
 # is on no sky, and solve_field spends its whole CPU limit (20 s) before giving up.
+# WORKERS=2 gives each consumer two workers (the consumer's default: one process running two
+# steps at once) instead of the published unit's one.
 #   bench/run-pipeline.sh [FRAMES]    (TIANYU_BUILD_DIR: another build tree than build/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +55,8 @@ esac
 sim=$(seconds "$build/bin/tianyu-sim" --out "$work/night" --seed 1 --preset paper "${sky_args[@]}" --config "$work/sim.json")
 copy=$(seconds cp -r "$work/night/raw" "$work/raw-copy")
 rm -rf "$work/raw-copy"
-export TIANYU_CONSUMER_WORKERS=1
+workers=${WORKERS:-1}
+export TIANYU_CONSUMER_WORKERS=$workers
 declare -A wall
 for n in "${consumer_counts[@]}"; do
   db="tianyu_bench_pipeline_$$_$n"
@@ -66,7 +69,7 @@ for n in "${consumer_counts[@]}"; do
 done
 sources=$(($(wc -l < "$work/out-${consumer_counts[0]}/sources.csv") - 1))
 
-echo "consumer scaling, $frames frames of 2048x2048 ($sources sources, $field field), $(nproc) cores:"
+echo "consumer scaling, $frames frames of 2048x2048 ($sources sources, $field field), $workers worker(s) a consumer, $(nproc) cores:"
 printf '| step | processes |'; for n in "${consumer_counts[@]}"; do printf ' busy s, %s consumer(s) |' "$n"; done; echo
 printf '|---|---:|'; for n in "${consumer_counts[@]}"; do printf -- '---:|'; done; echo
 cut -f1,2 "$work/steps-${consumer_counts[0]}.tsv" | while IFS=$'\t' read -r step count; do
@@ -77,18 +80,18 @@ cut -f1,2 "$work/steps-${consumer_counts[0]}.tsv" | while IFS=$'\t' read -r step
   echo
 done
 printf '| **wall** | |'; for n in "${consumer_counts[@]}"; do printf ' **%s** |' "${wall[$n]}"; done; echo
-# Outside any step: the consumers' time (wall x consumers) not spent inside a step.
-printf '| outside steps (share of consumers x wall) | |'
+# Outside any step: the workers' time (wall x consumers x workers) not spent inside a step.
+printf '| outside steps (share of workers x wall) | |'
 for n in "${consumer_counts[@]}"; do
   busy=$(awk -F'\t' '{ s += $3 } END { printf "%.2f", s }' "$work/steps-$n.tsv")
-  printf ' %s |' "$(awk -v b="$busy" -v w="${wall[$n]}" -v n="$n" 'BEGIN { printf "%.0f %%", 100 * (1 - b / (w * n)) }')"
+  printf ' %s |' "$(awk -v b="$busy" -v w="${wall[$n]}" -v n="$((n * workers))" 'BEGIN { printf "%.0f %%", 100 * (1 - b / (w * n)) }')"
 done
 echo
 
 one=${wall[${consumer_counts[0]}]}
 {
   echo "{"
-  echo "  \"frames\": $frames, \"size\": \"2048x2048\", \"field\": \"$field\", \"calibration_frames\": 10, \"sources\": $sources, \"cores\": $(nproc),"
+  echo "  \"frames\": $frames, \"size\": \"2048x2048\", \"field\": \"$field\", \"calibration_frames\": 10, \"sources\": $sources, \"workers_per_consumer\": $workers, \"cores\": $(nproc),"
   echo "  \"simulate_s\": $sim, \"copy_raw_s_io_floor\": $copy,"
   for n in "${consumer_counts[@]}"; do
     echo "  \"pipeline_s_${n}_consumers\": ${wall[$n]}, \"s_per_frame_${n}_consumers\": $(awk -v a="${wall[$n]}" -v f="$frames" 'BEGIN { printf "%.3f", a / f }'), \"speedup_${n}_consumers\": $(awk -v a="$one" -v b="${wall[$n]}" 'BEGIN { printf "%.2f", a / b }'),"

@@ -169,6 +169,24 @@ void SiteStore::remove(std::string_view relative) const {
   if (ec) fs_failure(relative, "deleting", ec);
 }
 
+std::vector<std::string> SiteStore::missing_directories(std::string_view relative) const {
+  resolve_for_writing(relative, root_, raw_area_);  // refused paths are refused here too
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (fs::path d = tidy(fs::path(std::string(relative))).parent_path(); !d.empty(); d = d.parent_path()) {
+    if (fs::exists(root_ / d, ec)) break;
+    missing.insert(missing.begin(), d.generic_string());
+  }
+  return missing;
+}
+
+void SiteStore::remove_if_empty(std::string_view relative) const {
+  const fs::path target = resolve_for_writing(relative, root_, raw_area_);
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(target, ec))) return;
+  fs::remove(target, ec);  // fails, harmlessly, on a directory that is not empty
+}
+
 std::string SiteStore::relative(const fs::path& absolute) const {
   std::error_code ec;
   const fs::path p = tidy(fs::weakly_canonical(fs::absolute(absolute), ec));

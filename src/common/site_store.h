@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/errors.h"
 
@@ -40,6 +41,12 @@ class SiteStore {
   std::string relative(const std::filesystem::path& absolute) const;
   // Deletes a file or a tree the caller created, checked as for_writing. No-op when absent.
   void remove(std::string_view relative) const;
+  // The directories for_writing(relative) would create, outermost first (relative to the root):
+  // an attempt that fails removes the ones it made, so the root is left as it was.
+  std::vector<std::string> missing_directories(std::string_view relative) const;
+  // Deletes a directory the caller created when it is empty (checked as for_writing); keeps it,
+  // and whatever another writer has put in it meanwhile, otherwise.
+  void remove_if_empty(std::string_view relative) const;
   // True when `absolute` (canonicalised) lies inside the root or the raw area.
   bool contains(const std::filesystem::path& absolute) const;
 

@@ -178,6 +178,8 @@ void write_fits_file(const std::filesystem::path& temp, const std::filesystem::p
 
 }  // namespace
 
+bool fits_io_concurrent() { return fits_is_reentrant() != 0; }
+
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
                 PixelType type, Compression compression) {
   if (image.width <= 0 || image.height <= 0 ||

@@ -45,6 +45,10 @@ enum class PixelType { float32, uint16, uint8 };
 // image HDU, compressed or not, so a reader need not know how a file was written.
 enum class Compression { none, lossless };
 
+// True when CFITSIO may run on several threads at once, each with its own file (Debian builds
+// it reentrant; the Windows consumer's build is not): callers overlap reads and writes only then.
+bool fits_io_concurrent();
+
 // Writes `image` with `header` to `path` (replacing it atomically). uint16 rounds and clips to
 // 0..65535 and stores BZERO = 32768, as CMOS cameras do; uint8 rounds and clips to 0..255.
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,

@@ -146,6 +146,35 @@ TEST_F(SiteStoreTest, RemoveDeletesOnlyTheNamedTree) {
   EXPECT_TRUE(fs::exists(root_ / "raw" / "f.fits"));
 }
 
+// An attempt that fails removes the directories it made, and only those, only when empty.
+TEST_F(SiteStoreTest, MissingDirectoriesAreTheOnesAWriteWouldMake) {
+  SiteStore store(root_);
+  fs::create_directories(root_ / "products");
+  EXPECT_EQ(store.missing_directories("products/obs1/calibrated/12.fits"),
+            (std::vector<std::string>{"products/obs1", "products/obs1/calibrated"}));
+  store.for_writing("products/obs1/calibrated/12.fits");
+  EXPECT_TRUE(store.missing_directories("products/obs1/calibrated/13.fits").empty());
+  EXPECT_EQ(store.missing_directories("top.fits"), std::vector<std::string>{});
+  EXPECT_NE(refusal([&] { store.missing_directories("raw/new/f.fits"); }), "");
+  EXPECT_NE(refusal([&] { store.missing_directories("../outside/x/f.fits"); }), "");
+}
+
+TEST_F(SiteStoreTest, RemoveIfEmptyKeepsADirectoryAnotherWriterFilled) {
+  SiteStore store(root_);
+  store.for_writing("products/obs1/calibrated/12.fits");
+  std::ofstream(root_ / "products" / "obs1" / "calibrated" / "13.fits") << "another attempt's product";
+  for (const char* d : {"products/obs1/calibrated", "products/obs1"}) store.remove_if_empty(d);
+  EXPECT_TRUE(fs::exists(root_ / "products" / "obs1" / "calibrated" / "13.fits"));
+  fs::remove(root_ / "products" / "obs1" / "calibrated" / "13.fits");
+  for (const char* d : {"products/obs1/calibrated", "products/obs1", "products"}) store.remove_if_empty(d);
+  EXPECT_FALSE(fs::exists(root_ / "products"));
+  store.remove_if_empty("products");  // absent: no-op
+  std::ofstream(root_ / "plain_file") << "x";
+  store.remove_if_empty("plain_file");  // a file is never removed by it
+  EXPECT_TRUE(fs::exists(root_ / "plain_file"));
+  EXPECT_NE(refusal([&] { store.remove_if_empty("raw"); }), "");
+}
+
 TEST_F(SiteStoreTest, RelativeRoundTrips) {
   SiteStore store(root_);
   for (const std::string rel : {"night/a.fits", "raw/f.fits", "a/b/c"}) {

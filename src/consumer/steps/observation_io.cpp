@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "pipeline/atomic_file.h"
 #include "pipeline/fits_io.h"
+#include "pipeline/parallel.h"
 #include "pipeline/streaming/minute_frame.h"
 
 namespace tianyu::consumer::steps {
@@ -41,16 +42,23 @@ std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::strin
 }
 
 LoadedMasters load_dependency_masters(StepContext& ctx) {
-  LoadedMasters m;
-  m.images.reserve(3);  // `use` points into it: no reallocation
+  // The rows first (one database connection, this thread), then the files, at once when
+  // CFITSIO allows: three 16-MB reads of a 2048^2 night are a tenth of a calibration.
+  std::vector<std::pair<std::string, std::string>> present;  // kind, path
   for (const std::string kind : {"master_bias", "master_dark", "master_flat"}) {
     const auto products = dependency_products(ctx, kind);
-    if (products.empty()) continue;
-    m.images.push_back(pipeline::read_fits(readable(ctx, products.front().path)).image);
-    const pipeline::Image* image = &m.images.back();
-    if (kind == "master_bias") m.use.bias = image;
-    if (kind == "master_dark") m.use.dark_rate = image;
-    if (kind == "master_flat") m.use.flat = image;
+    if (!products.empty()) present.emplace_back(kind, products.front().path);
+  }
+  LoadedMasters m;
+  m.images.resize(present.size());  // `use` points into it: sized once, never reallocated
+  pipeline::parallel_for(present.size(), pipeline::fits_io_concurrent() ? 0 : 1, [&](std::size_t i) {
+    m.images[i] = pipeline::read_fits(readable(ctx, present[i].second)).image;
+  });
+  for (std::size_t i = 0; i < present.size(); ++i) {
+    const pipeline::Image* image = &m.images[i];
+    if (present[i].first == "master_bias") m.use.bias = image;
+    if (present[i].first == "master_dark") m.use.dark_rate = image;
+    if (present[i].first == "master_flat") m.use.flat = image;
   }
   return m;
 }
@@ -96,6 +104,7 @@ std::string ProductFiles::name(const std::string& stem, const std::string& ext) 
     ctx_.store->remove(fmt::format("{}{}{}", base, earlier, ext));  // an earlier attempt's orphan
   }
   const std::string relative = fmt::format("{}{}{}", base, ctx_.attempt, ext);
+  for (auto& d : ctx_.store->missing_directories(relative)) ctx_.created_directories.push_back(std::move(d));
   ctx_.store->for_writing(relative);  // checked, parent made
   ctx_.written.push_back(relative);
   return relative;

@@ -1,6 +1,7 @@
 // photometry: every template source measured in one good frame at every aperture radius, the
 // rows bulk-inserted (a re-run replaces the frame's rows). A rejected frame gets no rows.
 #include <cmath>
+#include <future>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -54,8 +55,16 @@ void measure_frame(StepContext& ctx, const contract::FrameParams& params) {
       return;
     }
     const auto product = frame_product(ctx, frame_id);
+    // The mask read while the image is (when CFITSIO allows two files at once).
+    const auto [width, height] = observation_frame_size(ctx, params.observation_id);
+    auto mask_read = std::async(pipeline::fits_io_concurrent() ? std::launch::async : std::launch::deferred,
+                                [&, w = width, h = height] { return frame_mask(ctx, product, w, h); });
     const auto image = pipeline::read_fits(readable(ctx, product.path)).image;
-    const auto mask = frame_mask(ctx, product, image.width, image.height);
+    if (image.width != width || image.height != height) {
+      throw InputError(fmt::format("{} is {}x{}, the observation's frames are {}x{}", product.path, image.width,
+                                   image.height, width, height));
+    }
+    const auto mask = mask_read.get();
     const auto sources = template_sources(ctx, params.observation_id);
     pipeline::ApertureOptions options;
     options.radii_px = sources.radii_px;

@@ -65,6 +65,9 @@ struct StepContext {
   // products only through the success transaction, and the consumer removes them when the
   // attempt does not commit (failed, or fenced out after losing its lease).
   std::vector<std::string> written;
+  // Directories this attempt created for those files (outermost first): removed, when empty,
+  // with them, so a step that fails on its first frame leaves the site root as it found it.
+  std::vector<std::string> created_directories;
 };
 
 // Throwing InputError fails the process for good (bad input is not retried); any other

@@ -100,9 +100,11 @@ struct RowCalibration {
   }
 };
 
+}  // namespace
+
 // SEP's background model of the calibrated, masked frame: its global level and RMS, and the
 // frame minus the model when asked; then the sharp-pixel mask, which needs the RMS.
-void model_background(CalibratedFrame& out, const CalibrationOptions& options) {
+void model_sky(CalibratedFrame& out, const CalibrationOptions& options) {
   sep_image image = sep_support::view(out.image, &out.mask);
   sep_bkg* raw_background = nullptr;
   const int box_w = std::min(options.background_box, out.image.width);
@@ -116,9 +118,18 @@ void model_background(CalibratedFrame& out, const CalibrationOptions& options) {
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
   if (options.subtract_background) {
-    status = sep_bkg_subarray(background.get(), out.image.pixels.data(), SEP_TFLOAT);
-    if (status != 0) {
-      throw CalibrationError(sep_support::describe("sep_bkg_subarray", status), sep_support::retry_can_help(status));
+    // Row by row on the calibration's threads: sep_bkg_subarray is this same loop of
+    // sep_bkg_subline, so the result is identical whatever the thread count.
+    std::vector<int> row_status(out.image.height, 0);
+    parallel_rows(out.image.height, options.threads, [&](int y0, int y1) {
+      for (int y = y0; y < y1; ++y) {
+        row_status[y] = sep_bkg_subline(background.get(), y, out.image.row(y), SEP_TFLOAT);
+      }
+    });
+    for (const int row : row_status) {
+      if (row != 0) {
+        throw CalibrationError(sep_support::describe("sep_bkg_subline", row), sep_support::retry_can_help(row));
+      }
     }
   }
   if (options.mask_sharp_pixels && out.background_rms > 0) {
@@ -133,8 +144,6 @@ void model_background(CalibratedFrame& out, const CalibrationOptions& options) {
   }
 }
 
-}  // namespace
-
 // Dark rate above median + hot_sigma robust sigmas: pixels whose dark current we do not trust.
 float hot_pixel_threshold(const Image& dark_rate, double hot_sigma) {
   // About 65,000 pixels pin the median and MAD to 0.5 %; all of a 2048^2 master took as long
@@ -147,8 +156,8 @@ float hot_pixel_threshold(const Image& dark_rate, double hot_sigma) {
   return static_cast<float>(median(values) + hot_sigma * spread);
 }
 
-CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
-                          const CalibrationOptions& options) {
+CalibratedFrame calibrate_pixels(const Image& raw, double exptime_s, const Masters& masters,
+                                 const CalibrationOptions& options) {
   require_size(raw, masters.bias, "the master bias");
   require_size(raw, masters.dark_rate, "the master dark");
   require_size(raw, masters.flat, "the master flat");
@@ -169,7 +178,13 @@ CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& mas
   });
   for (const auto m : masked_rows) out.masked += m;
   if (out.masked == out.mask.size()) throw CalibrationError("every pixel of the frame is masked");
-  model_background(out, options);
+  return out;
+}
+
+CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
+                          const CalibrationOptions& options) {
+  CalibratedFrame out = calibrate_pixels(raw, exptime_s, masters, options);
+  model_sky(out, options);
   return out;
 }
 

@@ -68,5 +68,11 @@ float hot_pixel_threshold(const Image& dark_rate, double hot_sigma);
 
 CalibratedFrame calibrate(const Image& raw, double exptime_s, const Masters& masters,
                           const CalibrationOptions& options = {});
+// calibrate() in its two stages, for a caller that overlaps work with the second: the
+// per-pixel arithmetic and the mask (final unless mask_sharp_pixels), then SEP's background
+// model (background, background_rms), subtracted when asked, and the sharp-pixel mask.
+CalibratedFrame calibrate_pixels(const Image& raw, double exptime_s, const Masters& masters,
+                                 const CalibrationOptions& options = {});
+void model_sky(CalibratedFrame& frame, const CalibrationOptions& options = {});
 
 }  // namespace tianyu::pipeline

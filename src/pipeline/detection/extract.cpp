@@ -1,6 +1,7 @@
 #include "pipeline/detection/extract.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <shared_mutex>
 #include <sstream>
@@ -9,19 +10,14 @@
 #include "pipeline/sep_support.h"
 
 namespace tianyu::pipeline {
+namespace {
 
-std::vector<Source> extract_sources(const Image& image, const std::vector<std::uint8_t>* mask,
-                                    double background_rms, const ExtractOptions& options) {
-  if (!(background_rms > 0)) throw ExtractionError("background RMS must be positive to set a threshold");
-  if (mask && mask->size() != image.pixels.size()) throw ExtractionError("mask and image differ in size");
-  sep_image in = sep_support::view(image, mask);
+// One sep_extract call over `in`. SEP allocates its pixel stack on every call, so a big stack
+// costs time on every frame (3M pixels doubled the extraction time of a 2048^2 frame). Start at
+// SEP's default and grow when a frame needs more (a trail, a bright galaxy, a 8k frame). The
+// stack size is one global setting: calls share it, a resize waits for them.
+sep_support::Catalog run_sep_extract(const sep_image& in, float threshold, const ExtractOptions& options) {
   static const float kConv[9] = {1, 2, 1, 2, 4, 2, 1, 2, 1};  // Source Extractor's default
-  sep_catalog* raw = nullptr;
-  int status = 0;
-  // SEP allocates its pixel stack on every call, so a big stack costs time on every frame
-  // (3M pixels doubled the extraction time of a 2048^2 frame). Start at SEP's default and grow
-  // when a frame needs more (a trail, a bright galaxy, a 8k frame). The stack size is one global
-  // setting: calls share it, a resize waits for them.
   static std::shared_mutex stack_lock;
   static std::size_t stack_pixels = [] {
     sep_set_extract_pixstack(300'000);
@@ -29,14 +25,15 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
   }();
   using sep_support::kPixelStackFull;
   constexpr std::size_t kMaxStack = 100'000'000;
+  sep_catalog* raw = nullptr;
+  int status = 0;
   std::string failure;
   for (;;) {
     std::size_t used;
     {
       std::shared_lock lock(stack_lock);
       used = stack_pixels;
-      status = sep_extract(&in, static_cast<float>(options.threshold_sigma * background_rms),
-                           SEP_THRESH_ABS, options.min_area, kConv, 3, 3, SEP_FILTER_CONV,
+      status = sep_extract(&in, threshold, SEP_THRESH_ABS, options.min_area, kConv, 3, 3, SEP_FILTER_CONV,
                            options.deblend_nthresh, options.deblend_cont, 1, 1.0, &raw);
       if (status != 0) failure = sep_support::describe("sep_extract", status);
     }
@@ -51,6 +48,37 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
   }
   sep_support::Catalog catalog(raw);
   if (status != 0) throw ExtractionError(failure, sep_support::retry_can_help(status));
+  return catalog;
+}
+
+// Brightest first. Two sources of exactly equal flux (one star's copies at the same sub-pixel
+// phase, two saturated cores) would otherwise come out in whatever order the standard
+// library's unstable sort leaves them: the row, then the column, makes the catalogue the same
+// on every platform. A NaN flux (none comes from a calibrated frame: non-finite pixels are
+// masked) sorts last rather than breaking the sort's ordering contract.
+bool brighter_first(const Source& a, const Source& b) {
+  const bool a_nan = std::isnan(a.flux), b_nan = std::isnan(b.flux);
+  if (a_nan != b_nan) return b_nan;
+  if (!a_nan && a.flux != b.flux) return a.flux > b.flux;
+  if (a.y != b.y) return a.y < b.y;
+  return a.x < b.x;
+}
+
+}  // namespace
+
+// Why one whole-frame SEP call, not bands on several cores (measured on 2048^2 "paper"
+// frames, SEP 1.2.1): a band's catalogue is not the frame's to the last bit. (1) SEP seeds its
+// deblender's random pixel allocation once per call (extract.c: randseed = 1; gatherup's
+// rand_r), so every deblended source depends on all blends above it: 12-20 per frame differed
+// in the lower band. (2) y = (mean offset) + (first row) rounds differently when the first
+// row is band-relative (1 ulp, ~18% of sources). (3) Cleaning compares every pair of sources.
+// tests/pipeline/detection/banded_extract_test.cpp pins (1) and (2).
+std::vector<Source> extract_sources(const Image& image, const std::vector<std::uint8_t>* mask,
+                                    double background_rms, const ExtractOptions& options) {
+  if (!(background_rms > 0)) throw ExtractionError("background RMS must be positive to set a threshold");
+  if (mask && mask->size() != image.pixels.size()) throw ExtractionError("mask and image differ in size");
+  const sep_image in = sep_support::view(image, mask);
+  const auto catalog = run_sep_extract(in, static_cast<float>(options.threshold_sigma * background_rms), options);
   std::vector<Source> sources;
   sources.reserve(catalog->nobj);
   for (int i = 0; i < catalog->nobj; ++i) {
@@ -67,7 +95,7 @@ std::vector<Source> extract_sources(const Image& image, const std::vector<std::u
     if (s.flux > 0 && s.peak / s.flux > options.max_peak_fraction) continue;
     sources.push_back(s);
   }
-  std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.flux > b.flux; });
+  std::sort(sources.begin(), sources.end(), brighter_first);
   return sources;
 }
 

@@ -43,7 +43,9 @@ struct ExtractOptions {
 
 // Sources of `image` (background already subtracted) above threshold_sigma x background_rms;
 // masked pixels (mask != 0) are ignored; sources sharper than any PSF are dropped. Sorted by
-// flux, brightest first.
+// flux, brightest first; sources of exactly equal flux by y, then x (the same order on every
+// platform). One SEP call over the whole frame, on one core: see extract.cpp for why bands on
+// several cores cannot give the same catalogue.
 // The catalogue as CSV (x, y, flux, peak, a, b, theta, npix, flag; a header line), as the
 // calibrate step writes it beside its frame.
 std::string sources_csv(const std::vector<Source>& sources);

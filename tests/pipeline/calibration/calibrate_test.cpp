@@ -88,6 +88,29 @@ TEST_F(CalibrateSimulatedFrame, ThreadsDoNotChangeTheResult) {
   }
 }
 
+// The calibrate step overlaps its mask's write with the background model: the two stages
+// give calibrate()'s frame, and the first leaves the sky in (the truth's level).
+TEST_F(CalibrateSimulatedFrame, ItsTwoStagesAreTheWholeCalibration) {
+  const auto raw = read_fits(dir_ / "raw" / "sci_0002.fits");
+  CalibrationOptions options;
+  options.threads = 3;
+  const auto whole = calibrate(raw.image, config_.exptime_s, {&bias_, &dark_, &flat_}, options);
+  auto staged = calibrate_pixels(raw.image, config_.exptime_s, {&bias_, &dark_, &flat_}, options);
+  EXPECT_EQ(staged.mask, whole.mask);
+  EXPECT_EQ(staged.background_rms, 0.0);
+  std::vector<double> unsubtracted;
+  for (std::size_t i = 0; i < staged.image.pixels.size(); ++i) {
+    if (staged.mask[i] == 0) unsubtracted.push_back(staged.image.pixels[i]);
+  }
+  const double sky = truth_sky_adu(dir_, "sci_0002.fits");
+  EXPECT_NEAR(median(unsubtracted), sky, 0.02 * sky);
+  model_sky(staged, options);
+  EXPECT_EQ(staged.image.pixels, whole.image.pixels);
+  EXPECT_EQ(staged.background, whole.background);
+  EXPECT_EQ(staged.background_rms, whole.background_rms);
+  EXPECT_EQ(staged.masked, whole.masked);
+}
+
 TEST_F(CalibrateSimulatedFrame, WorksWithoutDarkOrFlat) {
   const auto raw = read_fits(dir_ / "raw" / "sci_0001.fits");
   const auto out = calibrate(raw.image, config_.exptime_s, {&bias_, nullptr, nullptr});
