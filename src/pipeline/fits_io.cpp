@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -19,6 +20,12 @@ namespace fits_detail {
 std::mutex& fits_mutex() {
   static std::mutex m;
   return m;
+}
+
+std::unique_lock<std::mutex> fits_lock() {
+  static const bool reentrant = fits_is_reentrant() != 0;
+  if (reentrant) return {};
+  return std::unique_lock<std::mutex>(fits_mutex());
 }
 
 namespace {
@@ -84,7 +91,7 @@ void write_card(fitsfile* f, const HeaderCard& card, const std::filesystem::path
 namespace {
 
 using fits_detail::fits_call;
-using fits_detail::fits_mutex;
+using fits_detail::fits_lock;
 using fits_detail::write_card;
 
 class FitsFile {
@@ -149,46 +156,47 @@ void write_counts(fitsfile* f, const Image& image, long top, int datatype, const
   });
 }
 
+// Writes the pixels of a just-created image HDU (whole, in one call).
+using PixelWriter = std::function<void(fitsfile*)>;
+
 // Writes the whole FITS file at `temp` (the name CFITSIO creates); errors name `path`.
-void write_fits_file(const std::filesystem::path& temp, const std::filesystem::path& path,
-                     const Image& image, const Header& header, PixelType type, Compression compression) {
-  std::lock_guard lock(fits_mutex());
+void write_fits_file(const std::filesystem::path& temp, const std::filesystem::path& path, int width, int height,
+                     const Header& header, PixelType type, Compression compression, const PixelWriter& write_pixels) {
+  const auto lock = fits_lock();
   FitsFile f;
   // CFITSIO takes char paths (wchar_t on Windows).
   fits_call(path, "creating " + temp.filename().string(),
             [&](int& status) { fits_create_file(f.out(), temp.string().c_str(), &status); });
   if (compression == Compression::lossless) request_lossless_compression(f.get(), type, path);
-  long axes[2] = {image.width, image.height};
+  long axes[2] = {width, height};
   fits_call(path, "creating the image HDU",
             [&](int& status) { fits_create_img(f.get(), cfitsio_image_type(type), 2, axes, &status); });
   for (const auto& card : header) write_card(f.get(), card, path);
-  if (type == PixelType::uint16) {
-    write_counts<unsigned short>(f.get(), image, 65535, TUSHORT, path);
-  } else if (type == PixelType::uint8) {
-    write_counts<unsigned char>(f.get(), image, 255, TBYTE, path);
-  } else {
-    fits_call(path, "writing pixels", [&](int& status) {
-      fits_write_img(f.get(), TFLOAT, 1, static_cast<LONGLONG>(image.pixels.size()),
-                     const_cast<float*>(image.pixels.data()), &status);
-    });
-  }
+  write_pixels(f.get());
   // CFITSIO buffers: a full disk often shows only when the buffers are flushed at close.
   fits_call(path, "closing", [&](int& status) { status = f.close(); });
 }
 
-}  // namespace
+PixelWriter image_pixels(const Image& image, PixelType type, const std::filesystem::path& path) {
+  return [&image, type, &path](fitsfile* f) {
+    if (type == PixelType::uint16) {
+      write_counts<unsigned short>(f, image, 65535, TUSHORT, path);
+    } else if (type == PixelType::uint8) {
+      write_counts<unsigned char>(f, image, 255, TBYTE, path);
+    } else {
+      fits_call(path, "writing pixels", [&](int& status) {
+        fits_write_img(f, TFLOAT, 1, static_cast<LONGLONG>(image.pixels.size()), const_cast<float*>(image.pixels.data()),
+                       &status);
+      });
+    }
+  };
+}
 
-bool fits_io_concurrent() { return fits_is_reentrant() != 0; }
-
-void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
-                PixelType type, Compression compression) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height) {
-    throw FitsError(path.string() + ": image has inconsistent dimensions");
-  }
+// write_file(temp) into a temporary sibling, then renamed over `path` (atomic_file.h).
+void write_atomically(const std::filesystem::path& path, const std::function<void(const std::filesystem::path&)>& write_file) {
   const auto temp = temp_path_beside(path);
   try {
-    write_fits_file(temp, path, image, header, type, compression);
+    write_file(temp);
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(temp, ignored);
@@ -201,6 +209,36 @@ void write_fits(const std::filesystem::path& path, const Image& image, const Hea
   } catch (const FileError& e) {
     throw FitsError(e.what(), e.retryable());  // callers catch FitsError for every FITS file fault
   }
+}
+
+}  // namespace
+
+bool fits_io_concurrent() { return fits_is_reentrant() != 0; }  // fits_lock() holds nothing then
+
+void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
+                PixelType type, Compression compression) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height) {
+    throw FitsError(path.string() + ": image has inconsistent dimensions");
+  }
+  write_atomically(path, [&](const std::filesystem::path& temp) {
+    write_fits_file(temp, path, image.width, image.height, header, type, compression, image_pixels(image, type, path));
+  });
+}
+
+void write_fits(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels, int width, int height,
+                const Header& header, Compression compression) {
+  if (width <= 0 || height <= 0 || pixels.size() != static_cast<std::size_t>(width) * height) {
+    throw FitsError(path.string() + ": image has inconsistent dimensions");
+  }
+  write_atomically(path, [&](const std::filesystem::path& temp) {
+    write_fits_file(temp, path, width, height, header, PixelType::uint8, compression, [&](fitsfile* f) {
+      fits_call(path, "writing pixels", [&](int& status) {
+        fits_write_img(f, TBYTE, 1, static_cast<LONGLONG>(pixels.size()), const_cast<std::uint8_t*>(pixels.data()),
+                       &status);
+      });
+    });
+  });
 }
 
 namespace {
@@ -363,10 +401,32 @@ void read_pixels(FitsFile& f, const std::filesystem::path& path, long width, int
   });
 }
 
+void read_pixels(FitsFile& f, const std::filesystem::path& path, long width, int y0, int rows,
+                 std::uint8_t* out) {
+  int any_null = 0;
+  long first[2] = {1, y0 + 1};
+  fits_call(path, "reading pixels (truncated file?)", [&](int& status) {
+    fits_read_pix(f.get(), TBYTE, first, static_cast<LONGLONG>(width) * rows, nullptr, out, &any_null, &status);
+  });
+}
+
+template <typename Pixel>
+void read_rows(const std::filesystem::path& path, int y0, int rows, Pixel* out) {
+  const auto lock = fits_lock();
+  FitsFile f;
+  const auto [width, height] = open_image(f, path);
+  if (y0 < 0 || rows < 0 || y0 + rows > height) {
+    throw FitsError(path.string() + ": rows " + std::to_string(y0) + ".." +
+                    std::to_string(y0 + rows) + " are outside the image of height " +
+                    std::to_string(height));
+  }
+  read_pixels(f, path, width, y0, rows, out);
+}
+
 }  // namespace
 
 FitsImage read_fits(const std::filesystem::path& path) {
-  std::lock_guard lock(fits_mutex());
+  const auto lock = fits_lock();
   FitsFile f;
   const auto [width, height] = open_image(f, path);
   FitsImage out;
@@ -377,22 +437,16 @@ FitsImage read_fits(const std::filesystem::path& path) {
 }
 
 FitsInfo read_fits_info(const std::filesystem::path& path) {
-  std::lock_guard lock(fits_mutex());
+  const auto lock = fits_lock();
   FitsFile f;
   const auto [width, height] = open_image(f, path);
   return {static_cast<int>(width), static_cast<int>(height), read_header(f, path)};
 }
 
-void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out) {
-  std::lock_guard lock(fits_mutex());
-  FitsFile f;
-  const auto [width, height] = open_image(f, path);
-  if (y0 < 0 || rows < 0 || y0 + rows > height) {
-    throw FitsError(path.string() + ": rows " + std::to_string(y0) + ".." +
-                    std::to_string(y0 + rows) + " are outside the image of height " +
-                    std::to_string(height));
-  }
-  read_pixels(f, path, width, y0, rows, out);
+void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out) { read_rows(path, y0, rows, out); }
+
+void read_fits_rows(const std::filesystem::path& path, int y0, int rows, std::uint8_t* out) {
+  read_rows(path, y0, rows, out);
 }
 
 }  // namespace tianyu::pipeline

@@ -2,6 +2,7 @@
 // FITS images through CFITSIO behind RAII: write atomically (a temporary name in the same
 // directory, fsync, rename, fsync of the directory, so a reader never sees half a file), read
 // 2-D images into float32.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -54,6 +55,10 @@ bool fits_io_concurrent();
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
                 PixelType type = PixelType::float32, Compression compression = Compression::none);
 
+// 8-bit flags (a mask) written as they are, without a float image in between.
+void write_fits(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels, int width, int height,
+                const Header& header, Compression compression = Compression::none);
+
 struct FitsImage {
   Image image;
   std::map<std::string, std::string> header;  // keyword -> value as written (strings unquoted)
@@ -75,5 +80,7 @@ struct FitsInfo {
 FitsInfo read_fits_info(const std::filesystem::path& path);
 // Rows [y0, y0 + rows) of the first 2-D image into out (rows * width floats).
 void read_fits_rows(const std::filesystem::path& path, int y0, int rows, float* out);
+// The same rows as 8-bit values (mask flags; CFITSIO refuses a value outside 0..255).
+void read_fits_rows(const std::filesystem::path& path, int y0, int rows, std::uint8_t* out);
 
 }  // namespace tianyu::pipeline

@@ -21,11 +21,7 @@ FitsRowReader::FitsRowReader(std::filesystem::path path) : path_(std::move(path)
 
 void FitsRowReader::read(int y0, int rows, float* out) const { read_fits_rows(path_, y0, rows, out); }
 
-void FitsRowReader::read(int y0, int rows, std::uint8_t* out) const {
-  std::vector<float> values(static_cast<std::size_t>(rows) * width_);
-  read_fits_rows(path_, y0, rows, values.data());
-  for (std::size_t i = 0; i < values.size(); ++i) out[i] = static_cast<std::uint8_t>(values[i]);
-}
+void FitsRowReader::read(int y0, int rows, std::uint8_t* out) const { read_fits_rows(path_, y0, rows, out); }
 
 FitsRowWriter::FitsRowWriter(std::filesystem::path path, int width, int height, const Header& header)
     : path_(std::move(path)), temp_(temp_path_beside(path_)), width_(width), height_(height) {
@@ -34,7 +30,7 @@ FitsRowWriter::FitsRowWriter(std::filesystem::path path, int width, int height, 
                     " image");
   }
   try {
-    std::lock_guard lock(fits_detail::fits_mutex());
+    const auto lock = fits_detail::fits_lock();
     fits_call(path_, "creating " + temp_.filename().string(), [&](int& status) {
       fitsfile* created = nullptr;
       fits_create_file(&created, temp_.string().c_str(), &status);
@@ -55,7 +51,7 @@ FitsRowWriter::~FitsRowWriter() { close_and_remove(); }
 void FitsRowWriter::close_and_remove() noexcept {
   if (file_) {
     int status = 0;
-    std::lock_guard lock(fits_detail::fits_mutex());
+    const auto lock = fits_detail::fits_lock();
     fits_close_file(static_cast<fitsfile*>(file_), &status);
     file_ = nullptr;
   }
@@ -74,7 +70,7 @@ void FitsRowWriter::write(int y0, int rows, const float* pixels) {
                     std::to_string(height_) + ")");
   }
   long first[2] = {1, y0 + 1};
-  std::lock_guard lock(fits_detail::fits_mutex());
+  const auto lock = fits_detail::fits_lock();
   fits_call(path_, "writing rows " + std::to_string(y0) + ".." + std::to_string(y0 + rows), [&](int& status) {
     fits_write_pix(static_cast<fitsfile*>(file_), TFLOAT, first, static_cast<LONGLONG>(width_) * rows,
                    const_cast<float*>(pixels), &status);
@@ -89,11 +85,11 @@ void FitsRowWriter::commit() {
                     " rows were written");
   }
   try {
-    std::unique_lock lock(fits_detail::fits_mutex());
+    auto lock = fits_detail::fits_lock();
     auto* f = static_cast<fitsfile*>(file_);
     file_ = nullptr;  // closed (or failed to close) either way
     fits_call(path_, "closing", [&](int& status) { fits_close_file(f, &status); });
-    lock.unlock();
+    if (lock.owns_lock()) lock.unlock();
     publish_temp_file(temp_, path_);
     temp_.clear();
   } catch (const FitsError&) {

@@ -24,7 +24,7 @@ class FitsRowReader {
   // Rows [y0, y0 + rows) into out (rows * width values); FitsError naming the file when the
   // rows are outside the image or cannot be read.
   void read(int y0, int rows, float* out) const;
-  // The same rows as mask flags (each value cast to uint8, as read_mask does).
+  // The same rows as mask flags (8-bit values, as read_mask reads them).
   void read(int y0, int rows, std::uint8_t* out) const;
 
  private:

@@ -13,8 +13,12 @@
 
 namespace tianyu::pipeline::fits_detail {
 
-// CFITSIO may be built without reentrancy; one process-wide lock keeps every call safe.
+// CFITSIO may be built without reentrancy (the Windows consumer's build): then one
+// process-wide lock keeps every call safe. A reentrant build (Debian's: fits_is_reentrant())
+// lets threads work on separate files at once, so fits_lock() holds nothing there: a
+// calibration reads its raw frame and masters together, two workers' steps do not queue.
 std::mutex& fits_mutex();
+std::unique_lock<std::mutex> fits_lock();
 
 FitsError fits_error(const std::filesystem::path& path, const std::string& what, int status, int error);
 

@@ -125,20 +125,19 @@ fs::path readable(const StepContext& ctx, const std::string& relative) { return 
 // Masks are almost all zeros: 8-bit flags, RICE-compressed per row (lossless), are a few
 // percent of the uint16 image they used to be (2048^2: 8 MB). read_mask reads both.
 void write_mask(const fs::path& path, const std::vector<std::uint8_t>& mask, int width, int height) {
-  pipeline::Image m(width, height);
-  for (std::size_t i = 0; i < mask.size(); ++i) m.pixels[i] = mask[i];
-  pipeline::write_fits(path, m, {{"EXTNAME", std::string("MASK"), "MaskBit flags: 1 sat 2 hot 4 bad flat 8 not finite"}},
-                       pipeline::PixelType::uint8, pipeline::Compression::lossless);
+  pipeline::write_fits(path, mask, width, height,
+                       {{"EXTNAME", std::string("MASK"), "MaskBit flags: 1 sat 2 hot 4 bad flat 8 not finite"}},
+                       pipeline::Compression::lossless);
 }
 
 std::vector<std::uint8_t> read_mask(const fs::path& path, int width, int height) {
-  const auto m = pipeline::read_fits(path);
-  if (m.image.width != width || m.image.height != height) {
-    throw InputError(fmt::format("{}: mask is {}x{}, its image {}x{}", path.string(), m.image.width, m.image.height,
+  const auto info = pipeline::read_fits_info(path);
+  if (info.width != width || info.height != height) {
+    throw InputError(fmt::format("{}: mask is {}x{}, its image {}x{}", path.string(), info.width, info.height,
                                  width, height));
   }
-  std::vector<std::uint8_t> mask(m.image.pixels.size());
-  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = static_cast<std::uint8_t>(m.image.pixels[i]);
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(width) * height);
+  pipeline::read_fits_rows(path, 0, height, mask.data());
   return mask;
 }
 

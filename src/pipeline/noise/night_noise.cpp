@@ -118,6 +118,7 @@ double gaussian_fwhm_from_fraction(double fraction, double r_small, double r_lar
   if (fraction_for(hi, r_small, r_large) > fraction || fraction_for(lo, r_small, r_large) < fraction) return kNaN;
   for (int i = 0; i < 100; ++i) {
     const double mid = std::sqrt(lo * hi);
+    if (mid == lo || mid == hi) break;  // adjacent doubles (~57 halvings): nothing changes after
     (fraction_for(mid, r_small, r_large) > fraction ? lo : hi) = mid;
   }
   return 2.0 * std::sqrt(2.0 * std::log(2.0)) * std::sqrt(lo * hi);

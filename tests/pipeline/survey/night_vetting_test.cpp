@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "pipeline/survey/night_vetting.h"
 
@@ -68,6 +69,56 @@ TEST(NightVetting, PassesTheRealDipAndGivesEveryOtherItsReason) {
   for (std::size_t i = 1; i < 6; ++i) {
     EXPECT_FALSE(v[i].passed) << i;
     EXPECT_GT(v[i].rank, 1) << i;
+  }
+}
+
+// The vetting shares the references' verdicts among candidates of one event: the counts must
+// be those of the definition, every distinct source among the references and the nearest ones
+// (neighbours on the frame, in brightness) but the candidate itself, measured one by one.
+TEST(NightVetting, ComparisonsCountEachSourceOnceWhateverTheEventsCandidatesShare) {
+  std::vector<LightCurveData> curves;
+  std::vector<NightSource> sources;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> position(0, 500);  // no two distances, no two brightness ratios tie
+  for (int i = 0; i < 40; ++i) {
+    // Every fourth star dips at the event (a third of them deeper), so the counts are not trivial.
+    curves.push_back(night(100 + i, 0.002, i % 4 == 0 ? 0.004 * (1 + i % 3) : 0.0));
+    const double x = position(rng), y = position(rng);
+    sources.push_back({std::uint64_t(i + 1), x, y, 1000.0 * std::exp(position(rng) / 100), i % 3 == 0, 140, 0, 0});
+  }
+  std::vector<NightCandidate> candidates;
+  for (std::size_t i : {0, 3, 6, 9, 12, 20, 33}) candidates.push_back({i, 30.0, 0.15, 0.1, 0.01});  // one event
+  candidates.push_back({5, 25.0, 0.16, 0.06, 0.01});                                                 // another
+  candidates.push_back({6, 25.0, 0.16, 0.06, 0.01});  // a source may appear under two events
+  NightVettingOptions o;
+  o.neighbours = 4, o.similar_brightness = 3;
+  const auto v = vet_night(curves, sources, candidates, o);
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const auto& c = candidates[k];
+    std::vector<std::pair<double, std::size_t>> by_distance, by_brightness;
+    for (std::size_t j = 0; j < sources.size(); ++j) {
+      by_distance.push_back({std::hypot(sources[j].x_px - sources[c.curve].x_px, sources[j].y_px - sources[c.curve].y_px), j});
+      by_brightness.push_back({std::abs(std::log(sources[j].brightness / sources[c.curve].brightness)), j});
+    }
+    std::sort(by_distance.begin(), by_distance.end());
+    std::sort(by_brightness.begin(), by_brightness.end());
+    std::set<std::size_t> compared;
+    for (std::size_t j = 0; j < sources.size(); ++j) {
+      if (sources[j].is_reference) compared.insert(j);
+    }
+    for (int r = 0; r <= 4; ++r) compared.insert(by_distance[r].second);   // itself is nearest, then 4
+    for (int r = 0; r <= 3; ++r) compared.insert(by_brightness[r].second);
+    compared.erase(c.curve);
+    int usable = 0, dipping = 0;
+    for (const auto j : compared) {
+      const auto dip = measure_box_dip(curves[j], c.t0, c.duration);
+      if (dip.points_in < o.min_points_in || dip.points_out < o.min_points_out) continue;
+      ++usable;
+      dipping += dip.snr() > o.comparison_snr;
+    }
+    EXPECT_EQ(v[k].comparisons, usable) << "candidate " << k;
+    EXPECT_EQ(v[k].comparisons_dipping, dipping) << "candidate " << k;
+    EXPECT_GT(dipping, 0) << "candidate " << k;
   }
 }
 
