@@ -13,6 +13,44 @@
 namespace tianyu::pipeline {
 namespace {
 
+// Row py's pixels of the annulus inner^2 <= d2 <= outer^2 (d2 as the scan computes it), as up to
+// two runs [first, last] in scan order. d2 grows with |px - x| (rounding keeps that order), so
+// each bound is found from a square-root guess and then settled by the exact test: the same
+// pixels, in the same order, as testing every pixel of the box, without the inner hole's.
+struct AnnulusRow {
+  int runs = 0;
+  int first[2] = {0, 0}, last[2] = {-1, -1};
+};
+
+AnnulusRow annulus_row(int py, double x, double y, double inner, double outer, int x0, int x1) {
+  const double dy2 = (py - y) * (py - y), i2 = inner * inner, o2 = outer * outer;
+  auto d2 = [&](int px) { return (px - x) * (px - x) + dy2; };
+  // [a, b]: d2 <= o2, a contiguous run around x (or none).
+  const double reach = std::sqrt(std::max(0.0, o2 - dy2));
+  int a = std::max(x0, static_cast<int>(std::floor(x - reach)));
+  int b = std::min(x1, static_cast<int>(std::ceil(x + reach)));
+  while (a > x0 && d2(a - 1) <= o2) --a;
+  while (a <= b && d2(a) > o2) ++a;
+  while (b < x1 && d2(b + 1) <= o2) ++b;
+  while (b >= a && d2(b) > o2) --b;
+  AnnulusRow row;
+  if (a > b) return row;
+  // [c, d]: d2 < i2, the hole, inside [a, b] (or none).
+  const double hole = i2 > dy2 ? std::sqrt(i2 - dy2) : -1.0;
+  int c = std::max(a, static_cast<int>(std::floor(x - hole)));
+  int d = std::min(b, static_cast<int>(std::ceil(x + hole)));
+  while (c > a && d2(c - 1) < i2) --c;
+  while (c <= d && !(d2(c) < i2)) ++c;
+  while (d < b && d2(d + 1) < i2) ++d;
+  while (d >= c && !(d2(d) < i2)) --d;
+  if (c > d) {  // no hole on this row
+    row.runs = 1, row.first[0] = a, row.last[0] = b;
+  } else {
+    row.runs = 2, row.first[0] = a, row.last[0] = c - 1, row.first[1] = d + 1, row.last[1] = b;
+  }
+  return row;
+}
+
 // The clipped median of the good annulus pixels (pipeline/photometry/clipped_sky.h); its error
 // is the clipped scatter over sqrt(kept).
 ClippedSky local_sky(const Image& image, const std::vector<std::uint8_t>* mask, double x, double y,
@@ -25,11 +63,13 @@ ClippedSky local_sky(const Image& image, const std::vector<std::uint8_t>* mask, 
   const int y0 = std::max(0, static_cast<int>(std::floor(y - outer)));
   const int y1 = std::min(image.height - 1, static_cast<int>(std::ceil(y + outer)));
   for (int py = y0; py <= y1; ++py) {
-    for (int px = x0; px <= x1; ++px) {
-      const double d2 = (px - x) * (px - x) + (py - y) * (py - y);
-      if (d2 < inner * inner || d2 > outer * outer) continue;
-      if (mask && (*mask)[static_cast<std::size_t>(py) * image.width + px]) continue;
-      values.push_back(image.at(px, py));
+    const auto row = annulus_row(py, x, y, inner, outer, x0, x1);
+    const float* pixels = image.row(py);
+    const std::uint8_t* flags = mask ? mask->data() + static_cast<std::size_t>(py) * image.width : nullptr;
+    for (int run = 0; run < row.runs; ++run) {
+      for (int px = row.first[run]; px <= row.last[run]; ++px) {
+        if (!flags || !flags[px]) values.push_back(pixels[px]);
+      }
     }
   }
   return clipped_sky(scratch);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/parallel.h"
 #include "pipeline/streaming/minute_frame.h"
 
 namespace tianyu::pipeline {
@@ -100,12 +101,18 @@ void stack_in_bands(const std::vector<BandedChild>& children, int width, int hei
     const int y1 = std::min(height, y0 + band_rows);
     // Children keep their order (skipping ones this band misses adds nothing), so every pixel
     // sums as stack_node sums it.
+    // The children's rows read on all cores (separate files; fits_io serialises them where
+    // CFITSIO is not reentrant).
     std::vector<ChildBand> bands(children.size());
+    std::vector<StackBandInput> read(children.size());
+    std::vector<char> used(children.size(), 0);
+    parallel_for(children.size(), threads, [&](std::size_t i) {
+      if (!is_node(children[i]) && !(children[i].weight > 0)) return;  // weighs nothing: never read
+      used[i] = read_band(children[i], width, y0, y1, bands[i], read[i]);
+    });
     std::vector<StackBandInput> inputs;
     for (std::size_t i = 0; i < children.size(); ++i) {
-      if (!is_node(children[i]) && !(children[i].weight > 0)) continue;  // weighs nothing: never read
-      StackBandInput in;
-      if (read_band(children[i], width, y0, y1, bands[i], in)) inputs.push_back(in);
+      if (used[i]) inputs.push_back(read[i]);
     }
     write(y0, stack_band(inputs, width, height, y0, y1 - y0, threads));
   }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/calibration/calibrate.h"
+#include "pipeline/photometry/clipped_sky.h"
 #include "pipeline/robust_stats.h"
 #include "pipeline/sim/night.h"
 
@@ -134,6 +135,44 @@ TEST(Aperture, ThreadsShareTheStarsWithoutChangingAValue) {
   }
   ASSERT_GT(ratio.size(), 40u);
   EXPECT_NEAR(median(std::span<const double>(ratio)), 1.0, 0.01);
+}
+
+// The local sky is the clipped median of every unmasked pixel whose centre lies in the annulus
+// (inner^2 <= d^2 <= outer^2), taken in scan order: measured here by testing every pixel of the
+// box, at centres on integers, half-integers, near the edges and off the frame's corners.
+TEST(Aperture, LocalSkyTakesExactlyTheAnnulusPixels) {
+  Image image(90, 70);
+  std::vector<std::uint8_t> mask(image.pixels.size(), 0);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> sky(50, 9);
+  for (auto& v : image.pixels) v = static_cast<float>(sky(rng));
+  std::uniform_int_distribution<std::size_t> any(0, image.pixels.size() - 1);
+  for (int k = 0; k < 300; ++k) mask[any(rng)] = kHot;
+  std::vector<double> x{45, 45.5, 44.25, 0.0, -3.2, 89.0, 91.7, 12.5, 60.123456789, 30.0},
+      y{35, 35.5, 20.75, 0.0, 1.5, 69.0, 72.2, 50.5, 33.333333333, 7.0};
+  std::uniform_real_distribution<double> ux(-5, 95), uy(-5, 75);
+  for (int s = 0; s < 200; ++s) x.push_back(ux(rng)), y.push_back(uy(rng));
+  for (const double r : {2.0, 3.7, 5.0}) {  // annuli 2r..3r, and one given in whole pixels
+    ApertureOptions options;
+    options.radii_px = {r};
+    if (r == 5.0) options.annulus_inner_px = 10, options.annulus_outer_px = 15;
+    const double inner = r == 5.0 ? 10 : 2 * r, outer = r == 5.0 ? 15 : 3 * r;
+    const auto p = measure_apertures(image, &mask, 9.0, x, y, {}, options);
+    for (std::size_t s = 0; s < x.size(); ++s) {
+      SkyScratch scratch;
+      for (int py = 0; py < image.height; ++py) {
+        for (int px = 0; px < image.width; ++px) {
+          const double d2 = (px - x[s]) * (px - x[s]) + (py - y[s]) * (py - y[s]);
+          if (d2 >= inner * inner && d2 <= outer * outer && !mask[static_cast<std::size_t>(py) * 90 + px]) {
+            scratch.values.push_back(image.at(px, py));
+          }
+        }
+      }
+      const auto expected = clipped_sky(scratch);
+      EXPECT_EQ(p.sky[s], static_cast<float>(expected.level)) << "star " << s << " r " << r;
+      EXPECT_EQ((p.flags[s] & kApertureNoSky) != 0, !expected.ok) << "star " << s << " r " << r;
+    }
+  }
 }
 
 TEST(Aperture, BadOptionsAreRefusedWithTheirValues) {
