@@ -72,8 +72,11 @@ void bind(sql::PreparedStatement& stmt, const std::vector<Param>& params) {
   }
 }
 
-Cell fetch_cell(sql::ResultSet& rs, sql::ResultSetMetaData& md, unsigned column) {
-  if (rs.isNull(column)) return std::monostate{};
+// How a column's values are read, decided once per result set from its metadata (asking the
+// metadata for every cell was a third of reading 1.7 million flux rows).
+enum class ColumnKind { signed_integer, unsigned_integer, real, text };
+
+ColumnKind column_kind(sql::ResultSetMetaData& md, unsigned column) {
   switch (md.getColumnType(column)) {
     case sql::DataType::BIT:
     case sql::DataType::TINYINT:
@@ -82,10 +85,23 @@ Cell fetch_cell(sql::ResultSet& rs, sql::ResultSetMetaData& md, unsigned column)
     case sql::DataType::INTEGER:
     case sql::DataType::BIGINT:
     case sql::DataType::YEAR:
-      if (md.isSigned(column)) return static_cast<std::int64_t>(rs.getInt64(column));
-      return static_cast<std::uint64_t>(rs.getUInt64(column));
+      return md.isSigned(column) ? ColumnKind::signed_integer : ColumnKind::unsigned_integer;
     case sql::DataType::REAL:
     case sql::DataType::DOUBLE:
+      return ColumnKind::real;
+    default:
+      return ColumnKind::text;
+  }
+}
+
+Cell fetch_cell(sql::ResultSet& rs, ColumnKind kind, unsigned column) {
+  if (rs.isNull(column)) return std::monostate{};
+  switch (kind) {
+    case ColumnKind::signed_integer:
+      return static_cast<std::int64_t>(rs.getInt64(column));
+    case ColumnKind::unsigned_integer:
+      return static_cast<std::uint64_t>(rs.getUInt64(column));
+    case ColumnKind::real:
       return static_cast<double>(rs.getDouble(column));
     default:
       return std::string(rs.getString(column));
@@ -96,10 +112,12 @@ Rows fetch_all(sql::ResultSet& rs) {
   Rows rows;
   auto* md = rs.getMetaData();
   const unsigned columns = md->getColumnCount();
+  std::vector<ColumnKind> kinds;
+  for (unsigned c = 1; c <= columns; ++c) kinds.push_back(column_kind(*md, c));
   while (rs.next()) {
     std::vector<Cell> cells;
     cells.reserve(columns);
-    for (unsigned c = 1; c <= columns; ++c) cells.push_back(fetch_cell(rs, *md, c));
+    for (unsigned c = 1; c <= columns; ++c) cells.push_back(fetch_cell(rs, kinds[c - 1], c));
     rows.emplace_back(std::move(cells));
   }
   return rows;

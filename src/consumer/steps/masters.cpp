@@ -20,11 +20,14 @@ std::optional<pipeline::Image> input_master(StepContext& ctx, const char* kind) 
 }
 
 pipeline::Image combine(StepContext& ctx, const std::string& kind, const pipeline::FitsFrameSet& set) {
-  if (kind == "master_bias") return pipeline::master_bias(set);
+  pipeline::CombineOptions options;
+  options.threads = 0;  // every core: the result does not depend on it
+  if (kind == "master_bias") return pipeline::master_bias(set, options);
   const auto bias = input_master(ctx, "master_bias").value_or(pipeline::Image(set.width(), set.height()));
-  if (kind == "master_dark") return pipeline::master_dark_rate(set, bias);
+  if (kind == "master_dark") return pipeline::master_dark_rate(set, bias, options);
   const auto dark_rate = input_master(ctx, "master_dark");
-  return pipeline::master_flat(set, bias, dark_rate ? &*dark_rate : nullptr);
+  return pipeline::master_flat(set, bias, dark_rate ? &*dark_rate : nullptr,
+                               pipeline::FlatCombine::clipped_pearson_mode, options);
 }
 
 // The frames' exposure times from frame_calibration (the header read once, at ingest). A dark or

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/calibration/background_model.h"
 #include "pipeline/parallel.h"
 #include "pipeline/robust_stats.h"
 #include "pipeline/sep_support.h"
@@ -102,19 +103,14 @@ struct RowCalibration {
 
 }  // namespace
 
-// SEP's background model of the calibrated, masked frame: its global level and RMS, and the
+// SEP's background model of the calibrated, masked frame (on the calibration's threads, bit
+// for bit one sep_background call: background_model.h): its global level and RMS, and the
 // frame minus the model when asked; then the sharp-pixel mask, which needs the RMS.
 void model_sky(CalibratedFrame& out, const CalibrationOptions& options) {
-  sep_image image = sep_support::view(out.image, &out.mask);
-  sep_bkg* raw_background = nullptr;
   const int box_w = std::min(options.background_box, out.image.width);
   const int box_h = std::min(options.background_box, out.image.height);
-  int status = sep_background(&image, box_w, box_h, options.background_filter,
-                              options.background_filter, 0.0, &raw_background);
-  sep_support::Background background(raw_background);
-  if (status != 0) {
-    throw CalibrationError(sep_support::describe("sep_background", status), sep_support::retry_can_help(status));
-  }
+  const auto background = model_background(out.image, &out.mask, box_w, box_h, options.background_filter,
+                                           options.background_filter, 0.0, options.threads);
   out.background = sep_bkg_global(background.get());
   out.background_rms = sep_bkg_globalrms(background.get());
   if (options.subtract_background) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "pipeline/parallel.h"
 #include "pipeline/robust_stats.h"
 
 namespace tianyu::pipeline {
@@ -133,14 +134,16 @@ std::vector<double> seeing_fwhm_px(const std::vector<FluxTable>& per_aperture, s
   const auto& a = per_aperture[static_cast<std::size_t>(small)];
   const auto& b = per_aperture[static_cast<std::size_t>(large)];
   std::vector<double> out(static_cast<std::size_t>(a.frames), kNaN);
-  for (int f = 0; f < a.frames; ++f) {
+  // Frames on all cores: each writes only its own value (a bisection per star and frame).
+  parallel_for(static_cast<std::size_t>(a.frames), 0, [&](std::size_t frame) {
+    const int f = static_cast<int>(frame);
     std::vector<double> fwhm;
     for (const int s : stars) {
       const double v = gaussian_fwhm_from_fraction(a.value(s, f) / b.value(s, f), radii_px[small], radii_px[large]);
       if (std::isfinite(v)) fwhm.push_back(v);
     }
-    if (!fwhm.empty()) out[static_cast<std::size_t>(f)] = median(fwhm);
-  }
+    if (!fwhm.empty()) out[frame] = median(fwhm);
+  });
   return out;
 }
 

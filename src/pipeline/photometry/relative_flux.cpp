@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "pipeline/parallel.h"
 #include "pipeline/robust_stats.h"
 
 namespace tianyu::pipeline {
@@ -405,8 +406,9 @@ RelativeFluxResult calibrate_relative_flux(const FluxTable& t, const RelativeFlu
 
 std::vector<RelativeFluxResult> calibrate_relative_flux_radii(std::vector<FluxTable> per_radius,
                                                               const RelativeFluxOptions& options) {
-  std::vector<RelativeFluxResult> results;
-  for (const auto& t : per_radius) results.push_back(calibrate_relative_flux(t, options));
+  // The radii are independent calibrations: on all cores, each writing only its own result.
+  std::vector<RelativeFluxResult> results(per_radius.size());
+  parallel_for(per_radius.size(), 0, [&](std::size_t r) { results[r] = calibrate_relative_flux(per_radius[r], options); });
   if (per_radius.empty()) return results;
   const int stars = per_radius.front().stars;
   std::vector<std::string> excluded(stars);
@@ -421,14 +423,14 @@ std::vector<RelativeFluxResult> calibrate_relative_flux_radii(std::vector<FluxTa
     }
   }
   if (!any) return results;
-  for (std::size_t r = 0; r < per_radius.size(); ++r) {
+  parallel_for(per_radius.size(), 0, [&](std::size_t r) {
     auto& t = per_radius[r];
     if (t.excluded.empty()) t.excluded.assign(stars, "");
     for (int s = 0; s < stars; ++s) {
       if (t.excluded[s].empty()) t.excluded[s] = excluded[s];
     }
     results[r] = calibrate_relative_flux(t, options);
-  }
+  });
   return results;
 }
 

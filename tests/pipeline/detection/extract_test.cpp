@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -89,6 +90,31 @@ TEST(Extract, OnlySepsMemoryErrorIsRetryable) {
   EXPECT_EQ(sep_support::message(sep_support::kMemoryAllocError), "memory allocation");
   for (int status : {2, 3, 7, 8, 9, 10}) EXPECT_FALSE(sep_support::retry_can_help(status)) << status;
   EXPECT_TRUE(ExtractionError("sep_extract: memory allocation", true).retryable());
+}
+
+// The catalogue CSV writes each value at 10 significant digits, as an ostream at precision 10
+// does (the align step and the catalogues written before read it back that way).
+TEST(Extract, TheCatalogueCsvWritesTenSignificantDigits) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<double> position(-5, 4100);
+  std::lognormal_distribution<double> flux(8, 3);
+  std::vector<Source> sources;
+  for (int i = 0; i < 500; ++i) {
+    Source s;
+    s.x = position(rng), s.y = position(rng), s.flux = flux(rng), s.peak = -flux(rng), s.a = 1e-9 * flux(rng);
+    s.b = 1e12 * flux(rng), s.theta = position(rng) / 1e3, s.npix = i * 37 - 900, s.flag = i % 7;
+    sources.push_back(s);
+  }
+  sources.push_back(Source{});  // zeros
+  std::ostringstream expected;
+  expected << "x,y,flux,peak,a,b,theta,npix,flag\n";
+  expected.precision(10);
+  for (const auto& s : sources) {
+    expected << s.x << ',' << s.y << ',' << s.flux << ',' << s.peak << ',' << s.a << ',' << s.b << ',' << s.theta << ','
+             << s.npix << ',' << s.flag << '\n';
+  }
+  EXPECT_EQ(sources_csv(sources), expected.str());
+  EXPECT_EQ(sources_csv({}), "x,y,flux,peak,a,b,theta,npix,flag\n");
 }
 
 }  // namespace
