@@ -219,7 +219,9 @@ int main(int argc, char** argv) {
   fs::path work;
   int frames = 10, threads = 2;
   app.add_option("--work", work, "work directory (simulated night, masters and outputs)")->required();
-  app.add_option("--frames", frames, "science frames to simulate");
+  // A stack node takes five frames: fewer leave nothing to time (and no median to take).
+  app.add_option("--frames", frames, "science frames to simulate (at least 5: one stack node)")
+      ->check(CLI::Range(5, 100000));
   app.add_option("--threads", threads, "threads for the second run");
   bool products_only = false;
   app.add_flag("--products-only", products_only, "measure only the products' bytes and I/O times");
