@@ -23,8 +23,8 @@ std::mutex& fits_mutex() {
 }
 
 std::unique_lock<std::mutex> fits_lock() {
-  static const bool reentrant = fits_is_reentrant() != 0;
-  if (reentrant) return {};
+  static const bool concurrent = fits_io_concurrent();
+  if (concurrent) return {};
   return std::unique_lock<std::mutex>(fits_mutex());
 }
 
@@ -213,7 +213,7 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
 
 }  // namespace
 
-bool fits_io_concurrent() { return fits_is_reentrant() != 0; }  // fits_lock() holds nothing then
+bool fits_io_concurrent() { return fits_is_reentrant() != 0; }
 
 void write_fits(const std::filesystem::path& path, const Image& image, const Header& header,
                 PixelType type, Compression compression) {
