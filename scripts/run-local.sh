@@ -95,7 +95,9 @@ if grep -q '"skipped":\[{' <<< "$report"; then
   grep -o '"error":"[^"]*","path":"[^"]*"' <<< "$report" | sed 's/^/  /' || true
 fi
 
-counts() { "$bin/tianyu-publish" status --observation "$observation" --json | sed -E 's/.*"counts":\{([^}]*)\}.*"total":([0-9]+).*/\1,"total":\2/'; }
+# counts [--wait S]: the observation's processes per state; --wait returns as soon as all have
+# ended (or after S seconds), so the loop below notices the end of the night at once.
+counts() { "$bin/tianyu-publish" status --observation "$observation" --json "$@" | sed -E 's/.*"counts":\{([^}]*)\}.*"total":([0-9]+).*/\1,"total":\2/'; }
 count() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<< "$2"; }
 if [[ $(count total "$(counts)") -eq 0 ]]; then
   say "publish the pipeline of observation $observation"
@@ -147,7 +149,7 @@ done
 
 last_line=0
 while true; do
-  c=$(counts)
+  c=$(counts --wait "$([[ -t 1 ]] && echo 1 || echo 5)")  # a terminal's line refreshes every second
   total=$(count total "$c")
   ended=$(( $(count success "$c") + $(count failed "$c") + $(count cancelled "$c") ))
   failed=$(count failed "$c")
@@ -164,7 +166,6 @@ while true; do
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2> /dev/null || { echo; echo "run-local: a daemon (pid $pid) died; see $out/logs" >&2; exit 1; }
   done
-  sleep 1
 done
 [[ -t 1 ]] && echo
 stop_daemons

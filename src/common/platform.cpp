@@ -16,6 +16,9 @@
 #include <windows.h>
 #else
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,6 +221,15 @@ RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono:
 void ignore_broken_pipes() {
 #ifndef _WIN32
   std::signal(SIGPIPE, SIG_IGN);
+#endif
+}
+
+void keep_frame_buffers_in_heap() {
+#if defined(__GLIBC__)
+  constexpr int kLargestHeapBuffer = 32 * 1024 * 1024;  // glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64 bits
+  ::mallopt(M_MMAP_THRESHOLD, kLargestHeapBuffer);
+  // Freed heap memory stays with the process for the next frame (what it held at its peak).
+  ::mallopt(M_TRIM_THRESHOLD, 4 * kLargestHeapBuffer);
 #endif
 }
 

@@ -57,4 +57,12 @@ RunResult run_with_time_limit(const std::vector<std::string>& argv, std::chrono:
 // Writes to a socket whose peer vanished must be an error code, not a signal (POSIX SIGPIPE).
 void ignore_broken_pipes();
 
+// A consumer allocates and frees the same frame-sized buffers (16 MB for a 2048^2 float image)
+// for every frame. glibc serves each from a fresh mmap and unmaps it when freed, so the kernel
+// faults in and zeroes every page again: on a 200-frame night, 2.4 million page faults and a
+// tenth of the CPU. Kept in the heap (buffers up to 32 MB, glibc's largest mmap threshold),
+// freed memory is reused; larger buffers (a Tianyu-I frame, 264 MB) are still mapped and
+// returned. Elsewhere (not glibc): nothing.
+void keep_frame_buffers_in_heap();
+
 }  // namespace tianyu::platform

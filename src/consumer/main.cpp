@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       std::cout << tianyu::check_connectivity(config, "tianyu-consumer") << "\n";
       return static_cast<int>(tianyu::cli::kOk);
     }
+    tianyu::platform::keep_frame_buffers_in_heap();
     const std::string id = tianyu::cli::instance_id();
     tianyu::consumer::StepRegistry registry;
     tianyu::consumer::register_diagnostic_steps(registry);

@@ -1,9 +1,11 @@
 // tianyu-publish: the operator's command line. Publishes processes (one, or a DAG in one
 // transaction), registers sites and groups, reports status, retries failures, migrates the
 // schema.
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -177,19 +179,35 @@ struct ProcessCommands {
   }
 };
 
+// Every process of the status has ended (succeeded, failed for good or was cancelled).
+bool all_ended(const json& s) {
+  const auto& n = s.at("counts");
+  return n.value("success", 0) + n.value("failed", 0) + n.value("cancelled", 0) == s.at("total").get<std::int64_t>();
+}
+
 struct StatusCommand {
   bool as_json = false;
   std::uint64_t observation = 0;
+  double wait_s = 0;
   CLI::App* status = nullptr;
 
   void add(CLI::App& app) {
     status = app.add_subcommand("status", "Counts per state, per command, per site/group");
     status->add_flag("--json", as_json, "Machine-readable output");
     status->add_option("--observation", observation, "Only this observation's processes");
+    status->add_option("--wait", wait_s,
+                       "Report as soon as every process has ended, or after this many seconds (the "
+                       "database is read five times a second): a progress loop that notices the end at once")
+        ->check(CLI::Range(0.0, 3600.0));
   }
   bool run(tianyu::db::Connection& c) {
     if (!*status) return false;
     auto s = tianyu::publisher::status(c, observation);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+    while (!all_ended(s) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      s = tianyu::publisher::status(c, observation);
+    }
     if (observation != 0) {
       s["astrometry"] = tianyu::publisher::observation_astrometry(c, observation);
       s["noise"] = tianyu::publisher::observation_noise(c, observation);

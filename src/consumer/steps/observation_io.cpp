@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include <spdlog/fmt/fmt.h>
 
@@ -146,21 +146,15 @@ void write_catalog(const fs::path& path, const std::vector<pipeline::Source>& so
 }
 
 std::vector<pipeline::Source> read_catalog(const fs::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot open the source catalogue " + path.string());
-  std::string line;
-  std::getline(in, line);
-  std::vector<pipeline::Source> out;
-  while (std::getline(in, line)) {
-    std::replace(line.begin(), line.end(), ',', ' ');
-    std::istringstream row(line);
-    pipeline::Source s;
-    row >> s.x >> s.y >> s.flux >> s.peak >> s.a >> s.b >> s.theta >> s.npix >> s.flag;
-    if (!row) throw InputError("malformed source catalogue " + path.string());
-    out.push_back(s);
-  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw ResourceFailure("cannot read the source catalogue " + path.string());
-  return out;
+  try {
+    return pipeline::parse_sources_csv(text);
+  } catch (const std::invalid_argument& e) {
+    throw InputError("malformed source catalogue " + path.string() + ": " + e.what());
+  }
 }
 
 void run_with_failure_context(const std::string& what, const std::function<void()>& body) {

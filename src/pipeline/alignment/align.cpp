@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <unordered_map>
+#include <vector>
 
 #include <Eigen/Dense>
 
@@ -128,22 +128,69 @@ double median_flux_ratio(const std::vector<Pair>& pairs) {
   return median(ratios);
 }
 
+// Vote counts per integer offset, in one flat table (open addressing): the vote adds up to
+// 300 x 300 pairs a frame, and a node-based map spent most of the align step allocating them.
+class OffsetVotes {
+ public:
+  explicit OffsetVotes(std::size_t pairs) {
+    std::size_t capacity = 64;
+    while (capacity < 2 * pairs) capacity *= 2;
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+  }
+  int add(std::int64_t k) {
+    Slot& s = find(k);
+    s.key = k;
+    s.used = true;
+    return ++s.count;
+  }
+  int count(std::int64_t k) {
+    const Slot& s = find(k);
+    return s.used ? s.count : 0;
+  }
+
+ private:
+  struct Slot {
+    std::int64_t key = 0;
+    int count = 0;
+    bool used = false;
+  };
+  Slot& find(std::int64_t k) {
+    std::size_t i = static_cast<std::size_t>((static_cast<std::uint64_t>(k) * 0x9E3779B97F4A7C15ull) >> 20) & mask_;
+    while (slots_[i].used && slots_[i].key != k) i = (i + 1) & mask_;
+    return slots_[i];
+  }
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+};
+
+// |(dx, dy)| < |(cx, cy)| as std::hypot orders them: squared lengths of integers compare exactly,
+// and only equal ones ask hypot (whose roundings could still differ).
+bool shorter(int dx, int dy, int cx, int cy) {
+  const std::int64_t d = std::int64_t{dx} * dx + std::int64_t{dy} * dy, c = std::int64_t{cx} * cx + std::int64_t{cy} * cy;
+  if (d != c) return d < c;
+  return std::hypot(dx, dy) < std::hypot(cx, cy);
+}
+
 // The integer offset most (frame - reference) position pairs agree on, into r.dx_integer,
 // r.dy_integer and r.votes (the pairs in the 3x3 cells around it).
 void vote_integer_offset(const std::vector<Source>& reference, std::size_t nr,
                          const std::vector<Source>& frame, std::size_t nf, AlignResult& r) {
   // Inputs come brightest first (extract_sources sorts them), so the vote uses the bright end.
-  std::unordered_map<std::int64_t, int> votes;
-  votes.reserve(nr * nf);
+  OffsetVotes votes(nr * nf);
+  std::vector<int> rx(nr), ry(nr);
+  for (std::size_t j = 0; j < nr; ++j) {
+    rx[j] = static_cast<int>(std::lround(reference[j].x));
+    ry[j] = static_cast<int>(std::lround(reference[j].y));
+  }
   int best = 0;
   for (std::size_t i = 0; i < nf; ++i) {
     const int fx = static_cast<int>(std::lround(frame[i].x)), fy = static_cast<int>(std::lround(frame[i].y));
     for (std::size_t j = 0; j < nr; ++j) {
-      const int dx = fx - static_cast<int>(std::lround(reference[j].x));
-      const int dy = fy - static_cast<int>(std::lround(reference[j].y));
-      const int v = ++votes[key(dx, dy)];
-      // Ties go to the smaller shift, so the answer does not depend on hash order.
-      if (v > best || (v == best && std::hypot(dx, dy) < std::hypot(r.dx_integer, r.dy_integer))) {
+      const int dx = fx - rx[j], dy = fy - ry[j];
+      const int v = votes.add(key(dx, dy));
+      // Ties go to the smaller shift, so the answer does not depend on the order of the table.
+      if (v > best || (v == best && shorter(dx, dy, r.dx_integer, r.dy_integer))) {
         best = v;
         r.dx_integer = dx;
         r.dy_integer = dy;
@@ -153,10 +200,7 @@ void vote_integer_offset(const std::vector<Source>& reference, std::size_t nr,
   // Rounding splits a sub-pixel offset between neighbouring cells: count the 3x3 around it.
   r.votes = 0;
   for (int ox = -1; ox <= 1; ++ox) {
-    for (int oy = -1; oy <= 1; ++oy) {
-      const auto it = votes.find(key(r.dx_integer + ox, r.dy_integer + oy));
-      if (it != votes.end()) r.votes += it->second;
-    }
+    for (int oy = -1; oy <= 1; ++oy) r.votes += votes.count(key(r.dx_integer + ox, r.dy_integer + oy));
   }
 }
 

@@ -1,11 +1,14 @@
 #include "pipeline/detection/extract.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "pipeline/sep_support.h"
 
@@ -108,6 +111,53 @@ std::string sources_csv(const std::vector<Source>& sources) {
     const int n = std::snprintf(line, sizeof line, "%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%d,%d\n", s.x, s.y,
                                 s.flux, s.peak, s.a, s.b, s.theta, s.npix, s.flag);
     out.append(line, static_cast<std::size_t>(std::min<int>(n, sizeof line - 1)));
+  }
+  return out;
+}
+
+namespace {
+
+// One field of a catalogue line: blanks around it skipped (the istream read did), then a number
+// that must end at the comma (or the line's end for the last field).
+template <typename Number>
+void parse_field(std::string_view& rest, Number& value, bool last, std::size_t line, const char* name) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!rest.empty() && blank(rest.front())) rest.remove_prefix(1);
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+  std::string_view after(end, static_cast<std::size_t>(rest.data() + rest.size() - end));
+  while (!after.empty() && blank(after.front())) after.remove_prefix(1);
+  const bool ends_right = last ? after.empty() : (!after.empty() && after.front() == ',');
+  if (error != std::errc() || !ends_right) {
+    throw std::invalid_argument("line " + std::to_string(line) + ": field '" + name + "' is not a number" +
+                                (last ? " ending the line" : " followed by a comma"));
+  }
+  rest = last ? after : after.substr(1);
+}
+
+}  // namespace
+
+std::vector<Source> parse_sources_csv(std::string_view text) {
+  std::vector<Source> out;
+  std::size_t line_number = 1;
+  std::size_t start = text.find('\n');  // the header line
+  if (start == std::string_view::npos) return out;
+  for (++start; start < text.size(); ++line_number) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view rest = text.substr(start, end - start);
+    start = end + 1;
+    if (rest.empty() || rest == "\r") continue;
+    Source s;
+    parse_field(rest, s.x, false, line_number + 1, "x");
+    parse_field(rest, s.y, false, line_number + 1, "y");
+    parse_field(rest, s.flux, false, line_number + 1, "flux");
+    parse_field(rest, s.peak, false, line_number + 1, "peak");
+    parse_field(rest, s.a, false, line_number + 1, "a");
+    parse_field(rest, s.b, false, line_number + 1, "b");
+    parse_field(rest, s.theta, false, line_number + 1, "theta");
+    parse_field(rest, s.npix, false, line_number + 1, "npix");
+    parse_field(rest, s.flag, true, line_number + 1, "flag");
+    out.push_back(s);
   }
   return out;
 }

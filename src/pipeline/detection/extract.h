@@ -2,6 +2,7 @@
 // Source extraction with SEP on a background-subtracted frame.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pipeline/failure.h"
@@ -49,6 +50,11 @@ struct ExtractOptions {
 // The catalogue as CSV (x, y, flux, peak, a, b, theta, npix, flag; a header line), as the
 // calibrate step writes it beside its frame.
 std::string sources_csv(const std::vector<Source>& sources);
+
+// The catalogue back from sources_csv's text (header line first): the same doubles strtod
+// gives, read with std::from_chars (an istream took a tenth of the align step). A line that is
+// not nine comma-separated numbers throws std::invalid_argument naming the line and field.
+std::vector<Source> parse_sources_csv(std::string_view text);
 
 std::vector<Source> extract_sources(const Image& image, const std::vector<std::uint8_t>* mask,
                                     double background_rms, const ExtractOptions& options = {});

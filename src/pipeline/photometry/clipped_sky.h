@@ -2,8 +2,9 @@
 // The local sky of one star: the median and MAD of its annulus pixels, one 3-sigma clip, then
 // the median and the scatter of what is kept. It runs for every star of every frame and was
 // most of a frame's photometry as three selections (median, MAD, clipped median); here the
-// annulus is radix-sorted once and the three medians are read off the order, with the same
-// values (pipeline_photometry_clipped_sky_test checks them against the selections).
+// annulus is radix-sorted once and the three medians are read off the order (the MAD by
+// bisection, not a merge), with the same values (pipeline_photometry_clipped_sky_test checks
+// them, and the clip's median and spread, against the selections).
 #include <cstdint>
 #include <vector>
 
@@ -13,6 +14,7 @@ struct ClippedSky {
   double level = 0;  // median of the kept pixels
   double error = 0;  // their scatter over sqrt(kept)
   bool ok = false;   // false: fewer than `min_pixels` pixels in the annulus
+  double median = 0, spread = 0;  // what the clip used: the median of all and 1.4826 x their MAD
 };
 
 // Reusable buffers, one per thread: the annulus is gathered into `values` (in scan order, which

@@ -100,13 +100,91 @@ std::vector<std::size_t> nearest_of(std::size_t self, const std::vector<NightSou
   return out;
 }
 
+// The box's line and the residuals about it: what both a full measurement and a comparison's
+// verdict need. `measurable` false: the measurement ends there (no line, nothing inside, or
+// under 2 points outside), and `dip` is the whole answer. The outside residuals are only
+// computed on request (add_outside): a comparison that does not dip never needs them.
+struct BoxResiduals {
+  BoxDip dip;  // points in and out, and the depth; the scatter and errors are add_scatter's
+  double a = 0, b = 0;      // the line through the outside points
+  std::vector<double> out;  // the residuals outside the box, in time order
+  bool measurable = false;
+};
+
+BoxResiduals box_inside(const LightCurveData& c, double t0, double duration) {
+  BoxResiduals r;
+  const double half = 0.5 * duration;
+  if (!fit_line(c, t0, half, r.a, r.b)) return r;
+  double in_sum = 0;
+  for (std::size_t i = 0; i < c.time.size(); ++i) {
+    const double u = c.time[i] - t0;
+    if (std::abs(u) < half) ++r.dip.points_in, in_sum += c.flux[i] / (r.a + r.b * u) - 1;
+  }
+  r.dip.points_out = static_cast<int>(c.time.size()) - r.dip.points_in;
+  if (r.dip.points_in == 0 || r.dip.points_out < 2) return r;
+  r.dip.depth = -in_sum / r.dip.points_in;
+  r.measurable = true;
+  return r;
+}
+
+void add_outside(BoxResiduals& r, const LightCurveData& c, double t0, double duration) {
+  const double half = 0.5 * duration;
+  r.out.reserve(static_cast<std::size_t>(r.dip.points_out));
+  for (std::size_t i = 0; i < c.time.size(); ++i) {
+    const double u = c.time[i] - t0;
+    if (!(std::abs(u) < half)) r.out.push_back(c.flux[i] / (r.a + r.b * u) - 1);
+  }
+}
+
+// The depth's error from the outside residuals' robust scatter, binned to the points inside.
+void add_scatter(BoxDip& dip, const std::vector<double>& out) {
+  dip.scatter = mad_std(out);
+  const double white = dip.scatter / std::sqrt(double(dip.points_in));
+  dip.depth_err = std::max(white, std_of_bin_means(out, dip.points_in));
+}
+
+// True when the depth (> 0) is surely at most `snr` (> 0) times its error, decided with one
+// selection instead of mad_std's two and the binned scatter: most comparison stars are nowhere
+// near dipping. The scatter at which the depth would be `snr` white errors, a hair above it, is
+// a floor; when at most (n - 1) / 2 outside residuals lie within the floor of their median,
+// the median absolute deviation (the middle, or the mean of the middle two, of those same
+// deviations) is at least the floor. Every step from there to snr() (x 1.4826, / sqrt(points
+// in), the max with the binned error, depth / error) is monotone in IEEE arithmetic, so the
+// SNR is then at most its value at the floor: the verdict is the full measurement's, exactly.
+bool surely_not_above(const BoxDip& dip, const std::vector<double>& out, double snr) {
+  constexpr double kMadToSigma = 1.482602218505602;  // as mad_std
+  const double root_in = std::sqrt(double(dip.points_in));
+  const double mad_floor = dip.depth * root_in / snr / kMadToSigma * (1 + 1e-9);
+  const double white_floor = kMadToSigma * mad_floor / root_in;
+  if (!(white_floor > 0) || !(dip.depth / white_floor <= snr)) return false;
+  std::vector<double> finite;
+  finite.reserve(out.size());
+  for (const double x : out) {
+    if (std::isfinite(x)) finite.push_back(x);
+  }
+  if (finite.empty()) return false;
+  const double m = median_in_place(finite);  // mad_std's median: the same order statistic
+  std::size_t within = 0;
+  for (const double x : finite) within += std::abs(x - m) < mad_floor;
+  return within <= (finite.size() - 1) / 2;
+}
+
 // A comparison star's verdict at one event: not usable (too few points in or out), usable, or
-// usable and dipping too.
+// usable and dipping too; the same verdict as measure_box_dip's numbers give, computing only
+// what decides it (a million of these on a night: every reference at every event).
 enum Verdict : std::uint8_t { kUnusable = 0, kUsable = 1, kDipping = 2 };
 
 Verdict comparison_verdict(const LightCurveData& curve, double t0, double duration, const NightVettingOptions& o) {
-  const auto dip = measure_box_dip(curve, t0, duration);
+  auto r = box_inside(curve, t0, duration);
+  auto& dip = r.dip;
   if (dip.points_in < o.min_points_in || dip.points_out < o.min_points_out) return kUnusable;
+  if (r.measurable) {
+    // snr() is depth / error with error > 0, or 0: never above a threshold >= 0 unless depth > 0.
+    if (o.comparison_snr >= 0 && !(dip.depth > 0)) return kUsable;
+    add_outside(r, curve, t0, duration);
+    if (o.comparison_snr > 0 && surely_not_above(dip, r.out, o.comparison_snr)) return kUsable;
+    add_scatter(dip, r.out);
+  }
   return dip.snr() > o.comparison_snr ? kDipping : kUsable;
 }
 
@@ -190,28 +268,11 @@ void judge(NightVetting& v, const NightSource& s, const NightCandidate& c, const
 }  // namespace
 
 BoxDip measure_box_dip(const LightCurveData& c, double t0, double duration) {
-  BoxDip dip;
-  const double half = 0.5 * duration;
-  double a = 0, b = 0;
-  if (!fit_line(c, t0, half, a, b)) return dip;
-  std::vector<double> out_residuals;
-  double in_sum = 0;
-  for (std::size_t i = 0; i < c.time.size(); ++i) {
-    const double u = c.time[i] - t0;
-    const double r = c.flux[i] / (a + b * u) - 1;
-    if (std::abs(u) < half) {
-      ++dip.points_in, in_sum += r;
-    } else {
-      out_residuals.push_back(r);
-    }
-  }
-  dip.points_out = static_cast<int>(out_residuals.size());
-  if (dip.points_in == 0 || dip.points_out < 2) return dip;
-  dip.depth = -in_sum / dip.points_in;
-  dip.scatter = mad_std(out_residuals);
-  const double white = dip.scatter / std::sqrt(double(dip.points_in));
-  dip.depth_err = std::max(white, std_of_bin_means(out_residuals, dip.points_in));
-  return dip;
+  auto r = box_inside(c, t0, duration);
+  if (!r.measurable) return r.dip;
+  add_outside(r, c, t0, duration);
+  add_scatter(r.dip, r.out);
+  return r.dip;
 }
 
 std::string NightVetting::reasons_text() const {
@@ -228,6 +289,9 @@ std::vector<std::vector<std::size_t>> candidates_by_event(const std::vector<Nigh
   std::vector<std::vector<std::size_t>> out;
   out.reserve(groups.size());
   for (auto& [event, members] : groups) out.push_back(std::move(members));
+  // The events with the most candidates first, so that none of them is the last item a worker
+  // takes while the other idles (each candidate's entry is written by one worker whatever the order).
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
   return out;
 }
 

@@ -10,4 +10,10 @@ namespace tianyu::pipeline {
 
 double bivariate_normal_cdf(double a, double b, double rho);
 
+// ln P(Z1 < a, Z2 < b) where P is too small for the function above (P < 1e-6): the trapezoid
+// rule on 240 intervals over z in [min(a, 0) - 12, a] of phi(z) Phi((b - rho z) / sqrt(1 - rho^2)),
+// each node's term and their sum in log space, so that P ~ 1e-100 (a bump in the single-transit
+// search) is still told apart from P ~ 1e-10. |rho| < 1.
+double log_bivariate_normal_cdf_tail(double a, double b, double rho);
+
 }  // namespace tianyu::pipeline

@@ -23,12 +23,6 @@ double log_sum_exp(const std::vector<double>& v) {
   return m + std::log(s);
 }
 
-// ln Phi(x), accurate far into the lower tail.
-double log_normal_cdf(double x) {
-  if (x > -30) return std::log(0.5 * std::erfc(-x / std::numbers::sqrt2));
-  return -0.5 * x * x - std::log(-x) - 0.5 * std::log(2 * std::numbers::pi);
-}
-
 // The shape prior's region: A2 < 0 and (A4 < 0 or -A2 / 2A4 > 1), which is the wedge
 // {A2 < 0} and {A2 + 2 A4 < 0}. ln P(a in it) for a ~ N(mean, cov): with L1 = A2 and
 // L2 = A2 + 2 A4 (jointly normal), P = integral over z < c1 of phi(z) Phi((c2 - rho z) / sqrt(1 - rho^2)),
@@ -38,24 +32,14 @@ double log_dip_probability(const Eigen::Vector2d& mean, const Eigen::Matrix2d& c
   const double m1 = g1.dot(mean), m2 = g2.dot(mean);
   const double s1 = std::sqrt(g1.dot(cov * g1)), s2 = std::sqrt(g2.dot(cov * g2));
   const double rho = std::clamp(g1.dot(cov * g2) / (s1 * s2), -0.999999, 0.999999);
-  const double c1 = -m1 / s1, c2 = -m2 / s2, q = std::sqrt(1 - rho * rho);
+  const double c1 = -m1 / s1, c2 = -m2 / s2;
   // Deep inside the wedge: P = 1 - (mass beyond either edge), to well under 1e-12.
   if (c1 > 8 && c2 > 8) return std::log1p(-0.5 * std::erfc(c1 / std::numbers::sqrt2) - 0.5 * std::erfc(c2 / std::numbers::sqrt2));
   // Anywhere but far in the tail, the bivariate normal function itself (P(L1 < 0, L2 < 0) with
   // z_i = (L_i - m_i) / s_i standard normal); its absolute error (~1e-15) is then negligible
   // next to P. Below that, the log-space integral tells a bump (P ~ 1e-100) from a dip.
   if (const double p = bivariate_normal_cdf(c1, c2, rho); p > 1e-6) return std::log(p);
-  // The integrand phi(z) Phi(...) lives within a dozen sigma below its upper end (or below 0).
-  const int steps = 240;
-  const double lo = std::min(c1, 0.0) - 12, hi = c1, h = (hi - lo) / steps;
-  std::vector<double> terms;
-  terms.reserve(steps + 1);
-  for (int k = 0; k <= steps; ++k) {
-    const double z = lo + k * h;
-    const double w = (k == 0 || k == steps) ? 0.5 : 1.0;
-    terms.push_back(std::log(w * h) - 0.5 * z * z - 0.5 * std::log(2 * std::numbers::pi) + log_normal_cdf((c2 - rho * z) / q));
-  }
-  return log_sum_exp(terms);
+  return log_bivariate_normal_cdf_tail(c1, c2, rho);
 }
 
 // The weighted normal equations of the linear model at unit noise scale (weights 1 / e^2). A
@@ -73,20 +57,37 @@ struct WeightedData {
   int n = 0;
 };
 
-// ln N(y | 0, S + X L X^T) for S = s2 * diag(e2), prior L = diag(prior_var), by Woodbury; also
-// the posterior mean and covariance of the coefficients.
+// The Gaussian prior L = diag(variance) as log_evidence uses it, and a noise scale s as s^2 and
+// ln s^2: the same for every window, so computed once a curve rather than once a window and
+// scale (they were 6 of the 11 logarithms of each evidence).
 template <int P>
-double log_evidence(const NormalEquations<P>& ne, const WeightedData& data, double s2,
-                    const Eigen::Matrix<double, P, 1>& prior_var, Eigen::Matrix<double, P, 1>* mean,
+struct GaussianPrior {
+  Eigen::Matrix<double, P, 1> inverse;  // 1 / variance
+  double log_det = 0;                   // sum of ln variance
+  explicit GaussianPrior(const Eigen::Matrix<double, P, 1>& variance)
+      : inverse(variance.cwiseInverse()), log_det(variance.array().log().sum()) {}
+};
+
+struct NoiseScale {
+  double s2 = 0, log_s2 = 0;
+  explicit NoiseScale(double s) : s2(s * s), log_s2(std::log(s2)) {}
+};
+
+// ln N(y | 0, S + X L X^T) for S = s2 * diag(e2), prior L, by Woodbury; also the posterior mean
+// and covariance of the coefficients.
+template <int P>
+double log_evidence(const NormalEquations<P>& ne, const WeightedData& data, const NoiseScale& scale,
+                    const GaussianPrior<P>& prior, Eigen::Matrix<double, P, 1>* mean,
                     Eigen::Matrix<double, P, P>* cov) {
+  const double s2 = scale.s2;
   Eigen::Matrix<double, P, P> a = ne.xtwx / s2;
-  a.diagonal() += prior_var.cwiseInverse();
+  a.diagonal() += prior.inverse;
   const Eigen::Matrix<double, P, 1> b = ne.xtwy / s2;
   const Eigen::LLT<Eigen::Matrix<double, P, P>> llt(a);
   const Eigen::Matrix<double, P, 1> m = llt.solve(b);
   const double quad = data.ytwy / s2 - b.dot(m);
   const double log_det_a = 2 * llt.matrixLLT().diagonal().array().log().sum();
-  const double log_det = -(data.sum_log_w - data.n * std::log(s2)) + prior_var.array().log().sum() + log_det_a;
+  const double log_det = -(data.sum_log_w - data.n * scale.log_s2) + prior.log_det + log_det_a;
   if (mean) *mean = m;
   if (cov) *cov = llt.solve(Eigen::Matrix<double, P, P>::Identity());
   return -0.5 * (quad + log_det + data.n * std::log(2 * std::numbers::pi));
@@ -167,11 +168,11 @@ Night prepare(std::span<const double> time, std::span<const double> flux, std::s
 }
 
 // The noise scales, log-uniform from noise_scale_min to noise_scale_max.
-std::vector<double> noise_scales(const SingleTransitOptions& o) {
-  std::vector<double> scales;
+std::vector<NoiseScale> noise_scales(const SingleTransitOptions& o) {
+  std::vector<NoiseScale> scales;
   for (int k = 0; k < o.noise_scales; ++k) {
-    scales.push_back(o.noise_scale_min * std::pow(o.noise_scale_max / o.noise_scale_min,
-                                                  o.noise_scales > 1 ? k / (o.noise_scales - 1.0) : 0.0));
+    scales.emplace_back(o.noise_scale_min * std::pow(o.noise_scale_max / o.noise_scale_min,
+                                                     o.noise_scales > 1 ? k / (o.noise_scales - 1.0) : 0.0));
   }
   return scales;
 }
@@ -206,10 +207,11 @@ SingleTransitResult single_transit_bayes_factor(std::span<const double> time, st
   const auto night = prepare(time, flux, flux_err, o);
   const auto scales = noise_scales(o);
   // The null model: the trend, over the noise scale.
+  const GaussianPrior<3> trend_prior(night.trend_prior);
+  const GaussianPrior<5> full_prior(night.full_prior);
   std::vector<double> null_terms;
-  for (const double s : scales) {
-    null_terms.push_back(
-        log_evidence<3>(night.trend_equations, night.data, s * s, night.trend_prior, nullptr, nullptr));
+  for (const auto& s : scales) {
+    null_terms.push_back(log_evidence<3>(night.trend_equations, night.data, s, trend_prior, nullptr, nullptr));
   }
   const double ln_z0 = log_sum_exp(null_terms) - std::log(static_cast<double>(scales.size()));
   // The shape prior's mass under the Gaussian prior of (A2, A4), the same for every window.
@@ -217,6 +219,8 @@ SingleTransitResult single_transit_bayes_factor(std::span<const double> time, st
   SingleTransitResult r;
   double best = -std::numeric_limits<double>::infinity();
   std::vector<double> terms;
+  terms.reserve(static_cast<std::size_t>(std::max(0, o.durations)) * static_cast<std::size_t>(std::max(0, o.epochs)) *
+                scales.size());
   NormalEquations<5> ne;
   for (int di = 0; di < o.durations; ++di) {
     const double d = o.min_duration_d * std::pow(o.max_duration_d / o.min_duration_d,
@@ -232,7 +236,7 @@ SingleTransitResult single_transit_bayes_factor(std::span<const double> time, st
         }
         Vector5 mean;
         Matrix5 cov;
-        const double ln_z = log_evidence<5>(ne, night.data, scales[k] * scales[k], night.full_prior, &mean, &cov);
+        const double ln_z = log_evidence<5>(ne, night.data, scales[k], full_prior, &mean, &cov);
         // The truncation: posterior mass of the monotone-dip region over its prior mass.
         const double term = ln_z + log_dip_probability(mean.tail<2>(), cov.bottomRightCorner<2, 2>()) - ln_prior_mass;
         terms.push_back(term);

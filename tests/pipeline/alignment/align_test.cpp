@@ -60,6 +60,33 @@ TEST(Align, IntegerVotingIsExactOnIntegerShifts) {
   }
 }
 
+// Two offsets with the same number of votes: the shorter wins, and between offsets of the same
+// length the one that reached that number first (the published rule, kept by the flat table).
+TEST(Align, TiedVotesGoToTheShorterOffsetThenToTheFirst) {
+  std::mt19937_64 rng(5);
+  const auto ref = random_field(12, rng);
+  const auto frame_of = [&](std::pair<int, int> first, std::pair<int, int> second) {
+    std::vector<Source> frame;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      const auto [dx, dy] = i < ref.size() / 2 ? first : second;
+      Source s = ref[i];
+      s.x += dx;
+      s.y += dy;
+      frame.push_back(s);
+    }
+    return frame;
+  };
+  const auto offset = [&](const std::vector<Source>& frame) {
+    const auto r = align_to_reference(ref, frame);
+    return std::pair{r.dx_integer, r.dy_integer};
+  };
+  EXPECT_EQ(offset(frame_of({3, 4}, {5, 0})), std::pair(3, 4));
+  EXPECT_EQ(offset(frame_of({5, 0}, {3, 4})), std::pair(5, 0));
+  EXPECT_EQ(offset(frame_of({6, 0}, {0, -5})), std::pair(0, -5));
+  EXPECT_EQ(offset(frame_of({0, -5}, {6, 0})), std::pair(0, -5));
+  EXPECT_EQ(align_to_reference(ref, frame_of({3, 4}, {5, 0})).votes, 6);
+}
+
 TEST(Align, RefinesToSubPixel) {
   std::mt19937_64 rng(2);
   const auto ref = random_field(150, rng);

@@ -2,9 +2,12 @@
 // larger than SEP's default pixel stack still extracted.
 #include "pipeline/detection/extract.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -115,6 +118,64 @@ TEST(Extract, TheCatalogueCsvWritesTenSignificantDigits) {
   }
   EXPECT_EQ(sources_csv(sources), expected.str());
   EXPECT_EQ(sources_csv({}), "x,y,flux,peak,a,b,theta,npix,flag\n");
+}
+
+// The catalogue read back must be what the old reader (an istream over the line with its commas
+// made blanks, i.e. strtod) gave, double for double, on everything sources_csv writes.
+TEST(Extract, TheCatalogueCsvReadsBackAsStrtodReadsIt) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> position(-5, 4100);
+  std::lognormal_distribution<double> flux(8, 4);
+  std::vector<Source> sources;
+  for (int i = 0; i < 2000; ++i) {
+    Source s;
+    s.x = position(rng), s.y = position(rng), s.flux = flux(rng), s.peak = -flux(rng), s.a = 1e-300 * flux(rng);
+    s.b = 1e200 * flux(rng), s.theta = position(rng) / 1e3, s.npix = i * 37 - 900, s.flag = i % 7;
+    sources.push_back(s);
+  }
+  sources.push_back(Source{});
+  const std::string text = sources_csv(sources);
+  const auto parsed = parse_sources_csv(text);
+  ASSERT_EQ(parsed.size(), sources.size());
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);
+  for (const auto& p : parsed) {
+    std::getline(lines, line);
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream row(line);
+    Source s;
+    row >> s.x >> s.y >> s.flux >> s.peak >> s.a >> s.b >> s.theta >> s.npix >> s.flag;
+    ASSERT_TRUE(row) << line;
+    for (const auto& [mine, theirs] : {std::pair{p.x, s.x}, {p.y, s.y}, {p.flux, s.flux}, {p.peak, s.peak},
+                                       {p.a, s.a}, {p.b, s.b}, {p.theta, s.theta}}) {
+      EXPECT_EQ(std::memcmp(&mine, &theirs, sizeof mine), 0) << line;
+    }
+    EXPECT_EQ(p.npix, s.npix);
+    EXPECT_EQ(p.flag, s.flag);
+  }
+  // Windows line ends and blanks around fields read the same; an empty catalogue is empty.
+  const auto crlf = parse_sources_csv("x,y,flux,peak,a,b,theta,npix,flag\r\n 1.5, 2 ,3,4,5,6,7,8,9\r\n");
+  ASSERT_EQ(crlf.size(), 1u);
+  EXPECT_EQ(crlf[0].y, 2.0);
+  EXPECT_EQ(crlf[0].flag, 9);
+  EXPECT_TRUE(parse_sources_csv("x,y,flux,peak,a,b,theta,npix,flag\n").empty());
+}
+
+TEST(Extract, AMalformedCatalogueLineIsNamedWithItsField) {
+  const std::string head = "x,y,flux,peak,a,b,theta,npix,flag\n1,2,3,4,5,6,7,8,9\n";
+  const auto message = [&](const std::string& bad) {
+    try {
+      parse_sources_csv(head + bad);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("1,2,x3,4,5,6,7,8,9\n"), "line 3: field 'flux' is not a number followed by a comma");
+  EXPECT_EQ(message("1,2,3,4,5,6,7,8\n"), "line 3: field 'npix' is not a number followed by a comma");
+  EXPECT_EQ(message("1,2,3,4,5,6,7,8,9,10\n"), "line 3: field 'flag' is not a number ending the line");
+  EXPECT_EQ(message("1,2,3,4,5,6,7,8.5,9\n"), "line 3: field 'npix' is not a number followed by a comma");
 }
 
 }  // namespace

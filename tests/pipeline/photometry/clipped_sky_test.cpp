@@ -25,6 +25,9 @@ void expect_same_as_definition(const std::vector<float>& values) {
   EXPECT_EQ(fast.ok, defined.ok);
   EXPECT_TRUE(same_value(fast.level, defined.level)) << fast.level << " vs " << defined.level;
   EXPECT_TRUE(same_value(fast.error, defined.error)) << fast.error << " vs " << defined.error;
+  // The clip itself, so a MAD off by one rank fails here even when it keeps the same pixels.
+  EXPECT_TRUE(same_value(fast.median, defined.median)) << fast.median << " vs " << defined.median;
+  EXPECT_TRUE(same_value(fast.spread, defined.spread)) << fast.spread << " vs " << defined.spread;
 }
 
 TEST(ClippedSky, AHandWorkedAnnulus) {
@@ -71,6 +74,52 @@ TEST(ClippedSky, EqualsTheSelectionsBitForBitOnManyAnnuli) {
     SCOPED_TRACE(::testing::Message() << "trial " << trial << " n " << n);
     expect_same_as_definition(values);
   }
+}
+
+// Annuli made to break a shortcut: every count from 10 to 5000 in steps that hit odd and even,
+// skies straddling zero, ties, all-equal runs, a two-valued sky, a lopsided tail (the MAD's
+// window then sits off-centre), values a few ulps apart (only the low byte orders them) and
+// signs across many octaves. The fast path and the definition agree on every output.
+std::vector<float> adversarial_annulus(int kind, std::size_t n, std::mt19937_64& rng) {
+  std::normal_distribution<float> n01(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = n01(rng);
+    switch (kind) {
+      case 0: v[i] = 3.0f + 20.0f * g; break;                                     // straddles zero
+      case 1: v[i] = std::round(4.0f * g); break;                                  // few values, ties
+      case 2: v[i] = 17.25f; break;                                                // all equal
+      case 3: v[i] = i % 2 ? -1.5f : 2.5f; break;                                  // two values
+      case 4: v[i] = i % 3 == 0 ? 500.0f + 1e4f * std::abs(g) : g; break;          // lopsided tail
+      case 5: v[i] = std::nextafter(1.0f, 2.0f) + static_cast<float>(rng() % 7) * 1.1920929e-7f; break;  // ulps apart
+      case 6: v[i] = (rng() % 2 ? 1.0f : -1.0f) * std::ldexp(1.0f, static_cast<int>(rng() % 120) - 60); break;
+      default: v[i] = rng() % 4 == 0 ? (rng() % 2 ? 0.0f : -0.0f) : g; break;      // exact zeroes of both signs
+    }
+  }
+  return v;
+}
+
+TEST(ClippedSky, AdversarialAnnuliOfEverySizeEqualTheSelections) {
+  std::mt19937_64 rng(2024);
+  std::size_t checked = 0;
+  for (std::size_t n = 10; n <= 5000; n += (n < 40 ? 1 : 1 + rng() % 97)) {
+    for (int kind = 0; kind < 8; ++kind) {
+      SCOPED_TRACE(::testing::Message() << "kind " << kind << " n " << n);
+      expect_same_as_definition(adversarial_annulus(kind, n, rng));
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 700u);
+  // A lopsided sky whose MAD window is far off-centre, worked by hand: 0..9 and ten 1000s.
+  // Median (9 + 1000) / 2 = 504.5; deviations 495.5..504.5 and ten of 495.5: MAD 495.5.
+  std::vector<float> lopsided(10, 1000.0f);
+  for (int k = 0; k < 10; ++k) lopsided.push_back(static_cast<float>(k));
+  SkyScratch scratch;
+  scratch.values = lopsided;
+  const auto sky = clipped_sky(scratch);
+  EXPECT_EQ(sky.median, 504.5);
+  EXPECT_EQ(sky.spread, 1.4826 * 495.5);
+  expect_same_as_definition(lopsided);
 }
 
 TEST(ClippedSky, AFlatAnnulusAndNegativeZeroesKeepEveryPixel) {

@@ -122,5 +122,40 @@ TEST(NightVetting, ComparisonsCountEachSourceOnceWhateverTheEventsCandidatesShar
   }
 }
 
+// A comparison's verdict is decided from as little of its measurement as settles it (no scatter
+// for a star that brightened, one selection instead of two far under the threshold): the counts
+// must be the full measurement's for stars on either side of the threshold, for any threshold.
+TEST(NightVetting, ComparisonVerdictsNearTheThresholdAreTheFullMeasurements) {
+  std::vector<LightCurveData> curves;
+  std::vector<NightSource> sources;
+  for (int i = 0; i < 80; ++i) {  // depths from -0.1 % to 0.3 %: SNR from about -3 to 10
+    curves.push_back(night(300 + i, 0.002, -0.001 + 0.00005 * i));
+    sources.push_back({std::uint64_t(i + 1), 10.0 * i, 7.0 * i, 0, i > 0, 140, 0, 0});
+  }
+  int near_below = 0, near_above = 0;
+  for (int i = 1; i < 80; ++i) {
+    const double snr = measure_box_dip(curves[i], 0.15, 0.1).snr();
+    near_below += snr > 2.5 && snr <= 3;
+    near_above += snr > 3 && snr < 3.5;
+  }
+  ASSERT_GT(near_below, 0);
+  ASSERT_GT(near_above, 0);
+  for (const double threshold : {3.0, 0.0, -1.0, 8.0}) {
+    NightVettingOptions o;
+    o.neighbours = 0, o.similar_brightness = 0, o.comparison_snr = threshold;
+    const auto v = vet_night(curves, sources, {{0, 30.0, 0.15, 0.1, 0.01}}, o);
+    int usable = 0, dipping = 0;
+    for (int j = 1; j < 80; ++j) {
+      const auto dip = measure_box_dip(curves[j], 0.15, 0.1);
+      if (dip.points_in < o.min_points_in || dip.points_out < o.min_points_out) continue;
+      ++usable;
+      dipping += dip.snr() > threshold;
+    }
+    EXPECT_EQ(v[0].comparisons, usable) << threshold;
+    EXPECT_EQ(v[0].comparisons_dipping, dipping) << threshold;
+    EXPECT_EQ(usable, 79) << threshold;
+  }
+}
+
 }  // namespace
 }  // namespace tianyu::pipeline::survey
