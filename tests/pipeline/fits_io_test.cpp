@@ -6,7 +6,9 @@
 #include <memory>
 #include <random>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -86,6 +88,65 @@ TEST_F(FitsIo, Float32RoundTripKeepsPixelsAndHeader) {
   int files = 0;
   for ([[maybe_unused]] const auto& f : fs::directory_iterator(dir_)) ++files;
   EXPECT_EQ(files, 1);
+}
+
+// The pixels as CFITSIO itself reads them with a NaN null value (its per-pixel test): the rule
+// read_fits applies in one pass when it reads a plain float image without that test.
+std::vector<std::uint32_t> bits_as_cfitsio_reads(const fs::path& path, long pixels) {
+  fitsfile* f = nullptr;
+  int status = 0, any_null = 0;
+  float null_value = NAN;
+  std::vector<float> out(static_cast<std::size_t>(pixels));
+  long first[2] = {1, 1};
+  fits_open_image(&f, path.c_str(), READONLY, &status);
+  fits_read_pix(f, TFLOAT, first, pixels, &null_value, out.data(), &any_null, &status);
+  fits_close_file(f, &status);
+  EXPECT_EQ(status, 0);
+  std::vector<std::uint32_t> bits(out.size());
+  std::memcpy(bits.data(), out.data(), out.size() * sizeof(float));
+  return bits;
+}
+
+std::vector<std::uint32_t> bits_of(const std::vector<float>& v) {
+  std::vector<std::uint32_t> bits(v.size());
+  std::memcpy(bits.data(), v.data(), v.size() * sizeof(float));
+  return bits;
+}
+
+TEST_F(FitsIo, NaNInfinitiesAndSubnormalsReadAsCfitsiosNullCheckReadsThem) {
+  // NaNs of any sign and payload, infinities, subnormals, signed zeros, and ordinary values.
+  const std::vector<std::uint32_t> specials = {0x7FC00000u, 0x7F800001u, 0xFFC00000u, 0x7F800000u, 0xFF800000u,
+                                               0x00000001u, 0x80000001u, 0x007FFFFFu, 0x80000000u, 0x00000000u,
+                                               0x3FC00000u, 0xC0500000u, 0x7F7FFFFFu, 0x00800000u, 0x80800000u};
+  Image im(5, 3);
+  std::memcpy(im.pixels.data(), specials.data(), specials.size() * sizeof(float));
+  write_fits(dir_ / "specials.fits", im, {});
+  const auto expected = bits_as_cfitsio_reads(dir_ / "specials.fits", 15);
+  // Spelled out: NaN and +-Inf become the quiet NaN, a zero exponent becomes +0, the rest stay.
+  EXPECT_EQ(expected, (std::vector<std::uint32_t>{0x7FC00000u, 0x7FC00000u, 0x7FC00000u, 0x7FC00000u,
+                                                  0x7FC00000u, 0u, 0u, 0u, 0u, 0u, 0x3FC00000u, 0xC0500000u,
+                                                  0x7F7FFFFFu, 0x00800000u, 0x80800000u}));
+  EXPECT_EQ(bits_of(read_fits(dir_ / "specials.fits").image.pixels), expected);
+  std::vector<float> rows(10);
+  read_fits_rows(dir_ / "specials.fits", 1, 2, rows.data());
+  EXPECT_EQ(bits_of(rows), std::vector<std::uint32_t>(expected.begin() + 5, expected.end()));
+  // A scaled float image (BSCALE 2) is read by CFITSIO's own test, as before.
+  {
+    fitsfile* f = nullptr;
+    int status = 0;
+    long axes[2] = {5, 3};
+    const std::string name = (dir_ / "scaled.fits").string();
+    fits_create_file(&f, name.c_str(), &status);
+    fits_create_img(f, FLOAT_IMG, 2, axes, &status);
+    double two = 2;
+    fits_update_key(f, TDOUBLE, "BSCALE", &two, nullptr, &status);
+    fits_set_bscale(f, 1, 0, &status);  // the raw bits go into the file
+    fits_write_img(f, TFLOAT, 1, 15, im.pixels.data(), &status);
+    fits_close_file(f, &status);
+    ASSERT_EQ(status, 0);
+  }
+  EXPECT_EQ(bits_of(read_fits(dir_ / "scaled.fits").image.pixels), bits_as_cfitsio_reads(dir_ / "scaled.fits", 15));
+  EXPECT_EQ(read_fits(dir_ / "scaled.fits").image.pixels[10], 3.0f);  // 1.5 x BSCALE
 }
 
 TEST_F(FitsIo, Uint16RoundsClipsAndUsesBzero) {

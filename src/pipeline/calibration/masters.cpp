@@ -52,33 +52,40 @@ Image combine_bands(const FrameSet& frames, const CombineOptions& options,
 // values, non-finite values are ignored.
 float median_of(std::vector<float>& v) { return static_cast<float>(median_in_place(std::span<float>(v))); }
 
-// Which values lie within clip_sigma robust sigmas (1.4826 MAD) of the median; all of them
-// when clipping is off, the values are too few, or they do not scatter at all.
-struct Kept {
-  float median;
-  std::vector<bool> keep;
+// One thread's buffers for the per-pixel combination (it runs for each of a master's 4 M
+// pixels: allocating them a pixel was most of a master's time).
+struct ClipScratch {
+  std::vector<float> work, values;
+  std::vector<double> weights;
+  std::vector<char> keep;
 };
-Kept keep_within(const std::vector<float>& values, double clip_sigma) {
-  std::vector<float> work = values;
-  Kept k{median_of(work), std::vector<bool>(values.size(), true)};
-  if (clip_sigma <= 0 || values.size() < 3) return k;
-  for (std::size_t i = 0; i < values.size(); ++i) work[i] = std::abs(values[i] - k.median);
-  const float sigma = 1.4826f * median_of(work);
-  if (sigma <= 0) return k;
+
+// Which values lie within clip_sigma robust sigmas (1.4826 MAD) of the median, into s.keep;
+// all of them when clipping is off, the values are too few, or they do not scatter at all.
+// Returns the median.
+float keep_within(const std::vector<float>& values, double clip_sigma, ClipScratch& s) {
+  s.work.assign(values.begin(), values.end());
+  const float median = median_of(s.work);
+  s.keep.assign(values.size(), 1);
+  if (clip_sigma <= 0 || values.size() < 3) return median;
+  for (std::size_t i = 0; i < values.size(); ++i) s.work[i] = std::abs(values[i] - median);
+  const float sigma = 1.4826f * median_of(s.work);
+  if (sigma <= 0) return median;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    k.keep[i] = std::abs(values[i] - k.median) <= clip_sigma * sigma;
+    s.keep[i] = std::abs(values[i] - median) <= clip_sigma * sigma;
   }
-  return k;
+  return median;
 }
 
 float clipped_mean(std::vector<float>& values, double clip_sigma) {
-  const auto kept = keep_within(values, clip_sigma);
+  thread_local ClipScratch scratch;
+  const float median = keep_within(values, clip_sigma, scratch);
   double sum = 0;
   int n = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (kept.keep[i]) { sum += values[i]; ++n; }
+    if (scratch.keep[i]) { sum += values[i]; ++n; }
   }
-  return n > 0 ? static_cast<float>(sum / n) : kept.median;
+  return n > 0 ? static_cast<float>(sum / n) : median;
 }
 
 void require_same_size(const FrameSet& frames, const Image& image, const char* what) {
@@ -205,26 +212,27 @@ struct PearsonMode {
   double clip;
 
   float operator()(std::vector<float>& v) const {
+    thread_local ClipScratch s;
     const std::size_t n = v.size();
-    std::vector<float> values;
-    std::vector<double> weights_of;
-    values.reserve(n);
-    weights_of.reserve(n);
+    auto& values = s.values;
+    auto& weights_of = s.weights;
+    values.clear();
+    weights_of.clear();
     for (std::size_t i = 0; i < n; ++i) {
       if (std::isnan(v[i])) continue;
       values.push_back(v[i]);
       weights_of.push_back(level[i]);
     }
     if (values.size() < 3 && values.size() < n) return std::numeric_limits<float>::quiet_NaN();
-    const auto kept = keep_within(values, clip);
+    const float median = keep_within(values, clip, s);
     double sum = 0, weights = 0;
     for (std::size_t i = 0; i < values.size(); ++i) {
-      if (!kept.keep[i]) continue;
+      if (!s.keep[i]) continue;
       sum += weights_of[i] * values[i];
       weights += weights_of[i];
     }
-    const double mean = weights > 0 ? sum / weights : kept.median;
-    return static_cast<float>(3.0 * kept.median - 2.0 * mean);
+    const double mean = weights > 0 ? sum / weights : median;
+    return static_cast<float>(3.0 * median - 2.0 * mean);
   }
 };
 
