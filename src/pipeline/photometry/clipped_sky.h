@@ -18,9 +18,9 @@ struct ClippedSky {
 };
 
 // Reusable buffers, one per thread: the annulus is gathered into `values` (in scan order, which
-// the scatter's sums follow) and sorted in `sorted`.
+// the scatter's sums follow) and radix-sorted as keys between `keys` and `key_swap`.
 struct SkyScratch {
-  std::vector<float> values, sorted;
+  std::vector<float> values;
   std::vector<std::uint32_t> keys, key_swap;
 };
 

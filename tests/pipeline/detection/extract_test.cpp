@@ -97,18 +97,25 @@ TEST(Extract, OnlySepsMemoryErrorIsRetryable) {
 
 // The catalogue CSV writes each value at 10 significant digits, as an ostream at precision 10
 // does (the align step and the catalogues written before read it back that way).
-TEST(Extract, TheCatalogueCsvWritesTenSignificantDigits) {
-  std::mt19937 rng(9);
+// n random sources (positions on and off a 4k frame, fluxes over many decades, a and b scaled
+// to tiny and huge values, negative pixel counts), then one of zeros.
+std::vector<Source> random_catalogue(unsigned seed, int n, double flux_sigma, double a_scale, double b_scale) {
+  std::mt19937 rng(seed);
   std::uniform_real_distribution<double> position(-5, 4100);
-  std::lognormal_distribution<double> flux(8, 3);
+  std::lognormal_distribution<double> flux(8, flux_sigma);
   std::vector<Source> sources;
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < n; ++i) {
     Source s;
-    s.x = position(rng), s.y = position(rng), s.flux = flux(rng), s.peak = -flux(rng), s.a = 1e-9 * flux(rng);
-    s.b = 1e12 * flux(rng), s.theta = position(rng) / 1e3, s.npix = i * 37 - 900, s.flag = i % 7;
+    s.x = position(rng), s.y = position(rng), s.flux = flux(rng), s.peak = -flux(rng), s.a = a_scale * flux(rng);
+    s.b = b_scale * flux(rng), s.theta = position(rng) / 1e3, s.npix = i * 37 - 900, s.flag = i % 7;
     sources.push_back(s);
   }
-  sources.push_back(Source{});  // zeros
+  sources.push_back(Source{});
+  return sources;
+}
+
+TEST(Extract, TheCatalogueCsvWritesTenSignificantDigits) {
+  const auto sources = random_catalogue(9, 500, 3, 1e-9, 1e12);
   std::ostringstream expected;
   expected << "x,y,flux,peak,a,b,theta,npix,flag\n";
   expected.precision(10);
@@ -123,17 +130,7 @@ TEST(Extract, TheCatalogueCsvWritesTenSignificantDigits) {
 // The catalogue read back must be what the old reader (an istream over the line with its commas
 // made blanks, i.e. strtod) gave, double for double, on everything sources_csv writes.
 TEST(Extract, TheCatalogueCsvReadsBackAsStrtodReadsIt) {
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<double> position(-5, 4100);
-  std::lognormal_distribution<double> flux(8, 4);
-  std::vector<Source> sources;
-  for (int i = 0; i < 2000; ++i) {
-    Source s;
-    s.x = position(rng), s.y = position(rng), s.flux = flux(rng), s.peak = -flux(rng), s.a = 1e-300 * flux(rng);
-    s.b = 1e200 * flux(rng), s.theta = position(rng) / 1e3, s.npix = i * 37 - 900, s.flag = i % 7;
-    sources.push_back(s);
-  }
-  sources.push_back(Source{});
+  const auto sources = random_catalogue(11, 2000, 4, 1e-300, 1e200);
   const std::string text = sources_csv(sources);
   const auto parsed = parse_sources_csv(text);
   ASSERT_EQ(parsed.size(), sources.size());
