@@ -108,16 +108,20 @@ Cell fetch_cell(sql::ResultSet& rs, ColumnKind kind, unsigned column) {
   }
 }
 
+std::vector<ColumnKind> column_kinds(sql::ResultSet& rs) {
+  auto* md = rs.getMetaData();
+  std::vector<ColumnKind> kinds;
+  for (unsigned c = 1; c <= md->getColumnCount(); ++c) kinds.push_back(column_kind(*md, c));
+  return kinds;
+}
+
 Rows fetch_all(sql::ResultSet& rs) {
   Rows rows;
-  auto* md = rs.getMetaData();
-  const unsigned columns = md->getColumnCount();
-  std::vector<ColumnKind> kinds;
-  for (unsigned c = 1; c <= columns; ++c) kinds.push_back(column_kind(*md, c));
+  const auto kinds = column_kinds(rs);
   while (rs.next()) {
     std::vector<Cell> cells;
-    cells.reserve(columns);
-    for (unsigned c = 1; c <= columns; ++c) cells.push_back(fetch_cell(rs, kinds[c - 1], c));
+    cells.reserve(kinds.size());
+    for (unsigned c = 1; c <= kinds.size(); ++c) cells.push_back(fetch_cell(rs, kinds[c - 1], c));
     rows.emplace_back(std::move(cells));
   }
   return rows;
@@ -378,6 +382,24 @@ Rows Connection::query(std::string_view sql, const std::vector<Param>& params) {
     bind(stmt, params);
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     return fetch_all(*rs);
+  } catch (const sql::SQLException& e) {
+    rethrow(e, excerpt(sql));
+  }
+}
+
+void Connection::query_each(std::string_view sql, const std::vector<Param>& params,
+                            const std::function<void(const Row&)>& visit) {
+  try {
+    auto& stmt = prepare(sql);
+    bind(stmt, params);
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+    const auto kinds = column_kinds(*rs);
+    Row row;
+    row.cells_.resize(kinds.size());
+    while (rs->next()) {
+      for (unsigned c = 1; c <= kinds.size(); ++c) row.cells_[c - 1] = fetch_cell(*rs, kinds[c - 1], c);
+      visit(row);
+    }
   } catch (const sql::SQLException& e) {
     rethrow(e, excerpt(sql));
   }

@@ -4,6 +4,7 @@
 // reconnect (it would silently roll back a transaction and reset session settings): callers
 // reconnect at transaction boundaries and redo the whole guarded transaction.
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -51,6 +52,7 @@ using Cell = std::variant<std::monostate, std::int64_t, std::uint64_t, double, s
 
 class Row {
  public:
+  Row() = default;
   explicit Row(std::vector<Cell> cells) : cells_(std::move(cells)) {}
   std::size_t size() const noexcept { return cells_.size(); }
   bool is_null(std::size_t i) const;
@@ -61,6 +63,7 @@ class Row {
   std::optional<std::string> opt_str(std::size_t i) const;
 
  private:
+  friend class Connection;
   const Cell& at(std::size_t i) const;
   std::vector<Cell> cells_;
 };
@@ -100,6 +103,10 @@ class Connection {
   // Runs a query and fetches all rows.
   Rows query(std::string_view sql, std::initializer_list<Param> params = {});
   Rows query(std::string_view sql, const std::vector<Param>& params);
+  // Runs a query and hands `visit` each row in turn, one Row reused, none kept: a result of
+  // millions of rows (an observation's raw fluxes: 1.7 million, 450 MB as Rows) streams through.
+  void query_each(std::string_view sql, const std::vector<Param>& params,
+                  const std::function<void(const Row&)>& visit);
   // The single row of a query that must return exactly one; throws otherwise.
   Row query_one(std::string_view sql, std::initializer_list<Param> params = {});
 

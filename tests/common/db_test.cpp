@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -91,6 +92,36 @@ TEST_F(LiveDb, ValuesRoundTripExactly) {
   const Row null_row = c.query_one("SELECT exptime FROM frame WHERE id = ?", {std::uint64_t{3}});
   EXPECT_TRUE(null_row.is_null(0));
   EXPECT_FALSE(null_row.opt_str(0).has_value());
+}
+
+// query_each hands over the same rows as query, in the result's order, one Row reused: every
+// value (NULL included) is the row's own, none left over from the row before.
+TEST_F(LiveDb, QueryEachVisitsTheRowsQueryReturns) {
+  Connection c(scratch_->settings());
+  for (std::uint64_t id = 1; id <= 2500; ++id) {
+    c.execute("INSERT INTO frame (id, name, exptime) VALUES (?, ?, ?)",
+              {id, "f" + std::to_string(id), id % 3 == 0 ? Param{nullptr} : Param{0.5 * static_cast<double>(id)}});
+  }
+  const std::string sql = "SELECT id, name, exptime FROM frame WHERE id > ? ORDER BY id";
+  const Rows all = c.query(sql, {std::uint64_t{100}});
+  std::size_t visited = 0;
+  c.query_each(sql, {std::uint64_t{100}}, [&](const Row& r) {
+    ASSERT_LT(visited, all.size());
+    const Row& expected = all[visited++];
+    EXPECT_EQ(r.u64(0), expected.u64(0));
+    EXPECT_EQ(r.str(1), "f" + std::to_string(r.u64(0)));
+    EXPECT_EQ(r.is_null(2), r.u64(0) % 3 == 0) << "row " << r.u64(0);
+    if (!r.is_null(2)) EXPECT_EQ(r.f64(2), 0.5 * static_cast<double>(r.u64(0)));
+  });
+  EXPECT_EQ(visited, 2400u);
+  c.query_each(sql, {std::uint64_t{9999}}, [&](const Row&) { ADD_FAILURE() << "a row of an empty result"; });
+  try {
+    c.query_each("SELECT no_such_column FROM frame", {}, [](const Row&) {});
+    FAIL() << "expected an unknown-column error";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.code(), 1054);
+    EXPECT_NE(std::string(e.what()).find("no_such_column"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(LiveDb, DuplicateKeyIsAPermanentError) {

@@ -7,6 +7,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "common/errors.h"
+#include "consumer/steps/master_cache.h"
 #include "pipeline/atomic_file.h"
 #include "pipeline/fits_io.h"
 #include "pipeline/parallel.h"
@@ -50,12 +51,12 @@ LoadedMasters load_dependency_masters(StepContext& ctx) {
     if (!products.empty()) present.emplace_back(kind, products.front().path);
   }
   LoadedMasters m;
-  m.images.resize(present.size());  // `use` points into it: sized once, never reallocated
+  m.images.resize(present.size());
   pipeline::parallel_for(present.size(), pipeline::fits_io_concurrent() ? 0 : 1, [&](std::size_t i) {
-    m.images[i] = pipeline::read_fits(readable(ctx, present[i].second)).image;
+    m.images[i] = master_cache().image(readable(ctx, present[i].second));
   });
   for (std::size_t i = 0; i < present.size(); ++i) {
-    const pipeline::Image* image = &m.images[i];
+    const pipeline::Image* image = m.images[i].get();
     if (present[i].first == "master_bias") m.use.bias = image;
     if (present[i].first == "master_dark") m.use.dark_rate = image;
     if (present[i].first == "master_flat") m.use.flat = image;

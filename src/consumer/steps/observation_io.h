@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,10 +43,10 @@ FrameCalibration frame_calibration(StepContext& ctx, std::uint64_t frame_id);
 // The products of `kind` made by this process's dependencies, in the time order of their
 // frames (then by process id).
 std::vector<ImageProduct> dependency_products(StepContext& ctx, const std::string& kind);
-// The master frames among them (any absent: that correction is skipped), read once; `use`
-// points into `images`.
+// The master frames among them (any absent: that correction is skipped), from the consumer's
+// master cache (master_cache.h: read once a process); `use` points into `images`.
 struct LoadedMasters {
-  std::vector<pipeline::Image> images;
+  std::vector<std::shared_ptr<const pipeline::Image>> images;
   pipeline::Masters use;
 };
 LoadedMasters load_dependency_masters(StepContext& ctx);

@@ -8,6 +8,7 @@
 // SQL store), so a step's rows and its status commit together or not at all. Every staged write
 // of a kind replaces what an earlier run of the same step wrote (a re-run is idempotent).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -238,7 +239,9 @@ class ObservationStore {
   virtual std::vector<FrameQualityRow> frame_quality(std::uint64_t observation_id) = 0;
   virtual TemplateSources template_sources(std::uint64_t observation_id) = 0;
   virtual std::vector<GoodFrame> good_frames(std::uint64_t observation_id) = 0;
-  virtual std::vector<RawFlux> raw_fluxes(std::uint64_t observation_id) = 0;
+  // Hands `visit` each raw_flux row of the observation (1.7 million for 200 frames of 2,878
+  // sources at 3 radii: streamed, not gathered).
+  virtual void each_raw_flux(std::uint64_t observation_id, const std::function<void(const RawFlux&)>& visit) = 0;
   // By source id.
   virtual std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) = 0;
   // Empty when neither the frames' headers nor the target give a position.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -77,20 +78,20 @@ std::vector<FluxTable> empty_tables(const Night& n) {
 
 std::vector<FluxTable> load_fluxes(StepContext& ctx, std::uint64_t obs, const Night& n) {
   auto tables = empty_tables(n);
-  std::map<std::uint64_t, int> source_index, frame_index;
+  std::unordered_map<std::uint64_t, int> source_index, frame_index;
   for (std::size_t i = 0; i < n.source_ids.size(); ++i) source_index[n.source_ids[i]] = static_cast<int>(i);
   for (std::size_t i = 0; i < n.frame_ids.size(); ++i) frame_index[n.frame_ids[i]] = static_cast<int>(i);
-  for (const auto& r : ctx.observation_store().raw_fluxes(obs)) {
+  ctx.observation_store().each_raw_flux(obs, [&](const RawFlux& r) {
     const auto f = frame_index.find(r.frame_id);
     const auto s = source_index.find(r.source_id);
-    if (f == frame_index.end() || s == source_index.end() || r.aperture_index >= n.radii) continue;
+    if (f == frame_index.end() || s == source_index.end() || r.aperture_index >= n.radii) return;
     auto& t = tables[static_cast<std::size_t>(r.aperture_index)];
     const std::size_t k = static_cast<std::size_t>(s->second) * t.frames + f->second;
     t.flux[k] = r.flux.value_or(std::nan(""));
     t.flux_err[k] = r.flux_err.value_or(std::nan(""));
     t.flags[k] = static_cast<std::uint8_t>(r.flags);
     t.good_frame[f->second] = true;  // a frame whose photometry failed has no rows: not used
-  }
+  });
   return tables;
 }
 

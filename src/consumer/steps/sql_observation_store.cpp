@@ -150,15 +150,15 @@ class SqlObservationStore : public ObservationStore {
     return out;
   }
 
-  std::vector<RawFlux> raw_fluxes(std::uint64_t observation_id) override {
-    std::vector<RawFlux> out;
-    for (const auto& r : db_.query(
-             "SELECT frame_id, source_id, aperture_index, flux, flux_err, flags FROM raw_flux WHERE observation_id = ?",
-             {observation_id})) {
-      out.push_back({r.u64(0), r.u64(1), static_cast<int>(r.i64(2)), optional_f64(r, 3), optional_f64(r, 4),
-                     static_cast<std::uint32_t>(r.i64(5))});
-    }
-    return out;
+  // By the frames' primary-key ranges (schema/0015_raw_flux_by_frame.sql).
+  void each_raw_flux(std::uint64_t observation_id, const std::function<void(const RawFlux&)>& visit) override {
+    db_.query_each(
+        "SELECT rf.frame_id, rf.source_id, rf.aperture_index, rf.flux, rf.flux_err, rf.flags FROM raw_frame f "
+        "JOIN raw_flux rf ON rf.frame_id = f.frame_id WHERE f.observation_id = ? AND rf.observation_id = ?",
+        {observation_id, observation_id}, [&](const db::Row& r) {
+          visit({r.u64(0), r.u64(1), static_cast<int>(r.i64(2)), optional_f64(r, 3), optional_f64(r, 4),
+                 static_cast<std::uint32_t>(r.i64(5))});
+        });
   }
 
   std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) override {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "pipeline/calibration/calibrate.h"
+#include "pipeline/calibration/tile_statistics.h"
 #include "pipeline/parallel.h"
 
 namespace tianyu::pipeline {
@@ -22,54 +23,38 @@ constexpr double kBig = 1e+30;
 // it in float" is the same test, and in float the census loop vectorises.
 constexpr float kNoValue = static_cast<float>(-kBig);
 static_assert(static_cast<double>(kNoValue) < -kBig, "a float above kNoValue must be above -BIG");
-// A usable pixel beyond this size could make a good tile's value fall to -BIG, which its band
-// would then have replaced by its neighbours (the band's, not the frame's): such a frame goes
-// to one plain SEP call. A tile's value lies within about 25 * npix sigmas of its mean, so
-// 1e15 leaves a factor of more than 1000 for tiles of up to 2^31 pixels. No real frame is near.
-constexpr float kLargestBandedPixel = 1e15f;
-
 struct TileGrid {
   int nx = 0, ny = 0;
   std::vector<float> back, sigma;
-  std::vector<char> bad;  // SEP discarded the tile's own measurement
 };
 
 int tiles_across(int size, int box) { return std::max(1, (size - 1) / box + 1); }
 
-// Usable pixels of one tile's row segment, and how many of them exceed kLargestBandedPixel
-// (NaN is never usable, so "exceeds" needs no NaN case). Integer arithmetic: it vectorises.
-void count_usable(const float* pixels, const std::uint8_t* flags, int x0, int x1, int& usable, int& extreme) {
-  int count = 0, large = 0;
-  for (int x = x0; x < x1; ++x) {
-    const int ok = (flags == nullptr || flags[x] == 0) & (pixels[x] > kNoValue);
-    count += ok;
-    large += ok & (std::fabs(pixels[x]) > kLargestBandedPixel);
-  }
-  usable += count;
-  extreme += large;
+// Usable pixels of one tile's row segment. Integer arithmetic: it vectorises.
+int count_usable(const float* pixels, const std::uint8_t* flags, int x0, int x1) {
+  int count = 0;
+  for (int x = x0; x < x1; ++x) count += (flags == nullptr || flags[x] == 0) & (pixels[x] > kNoValue);
+  return count;
 }
 
-// Marks tile row `ty`'s discarded tiles in bad[0..nx) and returns whether a usable pixel is
-// larger than kLargestBandedPixel. SEP's test: the float count of usable pixels (mask byte 0,
-// as its maskthresh 0.0 compares it; value above -BIG) below the float of half the tile's
-// area, the last column and row as wide / tall as what is left of the frame.
-bool census_tile_row(const Image& image, const std::vector<std::uint8_t>* mask, int box_w,
-                     int box_h, int ty, char* bad) {
+// Marks tile row `ty`'s discarded tiles in bad[0..nx). SEP's test: the float count of usable
+// pixels (mask byte 0, as its maskthresh 0.0 compares it; value above -BIG) below the float of
+// half the tile's area, the last column and row as wide / tall as what is left of the frame.
+void census_tile_row(const Image& image, const std::vector<std::uint8_t>* mask, int box_w, int box_h,
+                     int ty, char* bad) {
   const int nx = tiles_across(image.width, box_w);
   const int y0 = ty * box_h, y1 = std::min(image.height, y0 + box_h);
   std::vector<int> usable(nx, 0);
-  int extreme = 0;
   for (int y = y0; y < y1; ++y) {
     const std::uint8_t* flags = mask ? mask->data() + static_cast<std::size_t>(y) * image.width : nullptr;
     for (int tx = 0; tx < nx; ++tx) {
-      count_usable(image.row(y), flags, tx * box_w, std::min(image.width, (tx + 1) * box_w), usable[tx], extreme);
+      usable[tx] += count_usable(image.row(y), flags, tx * box_w, std::min(image.width, (tx + 1) * box_w));
     }
   }
   for (int tx = 0; tx < nx; ++tx) {
     const int width = std::min(image.width, (tx + 1) * box_w) - tx * box_w;
     bad[tx] = static_cast<float>(usable[tx]) < static_cast<float>(width * (y1 - y0) * 0.5);
   }
-  return extreme > 0;
 }
 
 int compare_as_sep(const void* a, const void* b) {
@@ -192,31 +177,6 @@ void require_ok(int status, const char* call) {
   }
 }
 
-// Tile rows [row0, row1) through SEP with no filter: every good tile keeps its raw value (a
-// median of one value is that value); bad tiles, replaced from this band only, are marked from
-// our own census and redone on the whole map. Returns whether the band has an extreme pixel.
-bool measure_band(const Image& image, const std::vector<std::uint8_t>* mask, int box_w, int box_h,
-                  int row0, int row1, TileGrid& grid) {
-  sep_image view = sep_support::view(image, mask);
-  const std::size_t first = static_cast<std::size_t>(row0) * box_h * image.width;
-  view.data = image.pixels.data() + first;
-  if (mask) view.mask = mask->data() + first;
-  view.h = std::min(image.height, row1 * box_h) - row0 * box_h;
-  sep_bkg* raw = nullptr;
-  const int status = sep_background(&view, box_w, box_h, 1, 1, 0.0, &raw);
-  sep_support::Background band(raw);
-  require_ok(status, "sep_background");  // here: SEP's detail text is per thread
-  const std::size_t tiles = static_cast<std::size_t>(row1 - row0) * grid.nx;
-  const std::size_t offset = static_cast<std::size_t>(row0) * grid.nx;
-  std::copy(band->back, band->back + tiles, grid.back.begin() + offset);
-  std::copy(band->sigma, band->sigma + tiles, grid.sigma.begin() + offset);
-  bool extreme = false;
-  for (int ty = row0; ty < row1; ++ty) {
-    extreme |= census_tile_row(image, mask, box_w, box_h, ty, grid.bad.data() + static_cast<std::size_t>(ty) * grid.nx);
-  }
-  return extreme;
-}
-
 // A sep_bkg as SEP allocates one (malloc'd struct and arrays), for sep_bkg_free.
 sep_support::Background make_background(const Image& image, int box_w, int box_h, const TileGrid& grid) {
   sep_support::Background out(static_cast<sep_bkg*>(std::calloc(1, sizeof(sep_bkg))));
@@ -279,26 +239,20 @@ sep_support::Background model_background(const Image& image, const std::vector<s
   TileGrid grid;
   grid.nx = tiles_across(image.width, box_w);
   grid.ny = tiles_across(image.height, box_h);
-  // At least two tile rows a band: one SEP call's fixed costs are not worth a thread for less.
-  const int bands = std::min(threads, grid.ny / 2);
-  if (bands < 2) return single_call(image, mask, box_w, box_h, filter_w, filter_h, fthresh);
+  const long long tile_pixels = static_cast<long long>(std::min(box_w, image.width)) * std::min(box_h, image.height);
+  if (tile_pixels > tile_statistics::kLargestExactTile) {
+    return single_call(image, mask, box_w, box_h, filter_w, filter_h, fthresh);
+  }
   const std::size_t n = static_cast<std::size_t>(grid.nx) * grid.ny;
   grid.back.resize(n);
   grid.sigma.resize(n);
-  grid.bad.resize(n);
-  std::vector<char> extreme(bands, 0);
-  parallel_for(static_cast<std::size_t>(bands), bands, [&](std::size_t b) {
-    const int row0 = static_cast<int>(static_cast<long long>(grid.ny) * b / bands);
-    const int row1 = static_cast<int>(static_cast<long long>(grid.ny) * (b + 1) / bands);
-    extreme[b] = measure_band(image, mask, box_w, box_h, row0, row1, grid);
+  // Each tile row's raw measurement (a discarded tile: -BIG), as SEP's own loop over tile rows
+  // leaves them before its map-wide steps.
+  parallel_for(static_cast<std::size_t>(grid.ny), threads, [&](std::size_t ty) {
+    const std::size_t first = ty * static_cast<std::size_t>(grid.nx);
+    tile_statistics::measure_tile_row(image, mask, box_w, box_h, static_cast<int>(ty), grid.back.data() + first,
+                                      grid.sigma.data() + first);
   });
-  if (std::find(extreme.begin(), extreme.end(), 1) != extreme.end()) {
-    return single_call(image, mask, box_w, box_h, filter_w, filter_h, fthresh);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    // What SEP's tile measurement gives a discarded tile: -BIG, as a float.
-    if (grid.bad[i]) grid.back[i] = grid.sigma[i] = static_cast<float>(-kBig);
-  }
   replace_bad_tiles(grid);
   median_filter(grid, filter_w, filter_h, fthresh);
   sep_support::Background out = make_background(image, box_w, box_h, grid);

@@ -4,10 +4,10 @@
 //
 // sep_background measures every tile (box) from that tile's pixels alone, then filters the
 // whole tile map (bad tiles replaced by their nearest good ones, a median filter, the global
-// level and rms) and fits splines to it. The tile measurements are nearly all of its cost, so
-// each thread runs SEP on a band of whole tile rows (no filter, which leaves every good tile's
-// raw value), and the map-wide steps are redone here on the stitched map with SEP's
-// arithmetic: same float/double types, same order, the C library's qsort for the medians.
+// level and rms) and fits splines to it. The tile measurements are nearly all of its cost:
+// tile_statistics.h redoes them (faster, same bits), one tile row at a time on each thread,
+// and the map-wide steps are redone here with SEP's arithmetic: same float/double types, same
+// order, the C library's qsort for the medians.
 #include <cstdint>
 #include <vector>
 
@@ -18,9 +18,10 @@ namespace tianyu::pipeline {
 
 // What sep_background(view(image, mask), box_w, box_h, filter_w, filter_h, fthresh) returns
 // (mask: nonzero = masked, may be null), as a sep_bkg that SEP's own functions (sep_bkg_subline,
-// sep_bkg_global, sep_bkg_free...) take. threads <= 0: one per core; 1, or too few tile rows
-// for two bands of two: one plain sep_background call. Throws CalibrationError (calibrate.h)
-// when SEP fails (retryable only when it ran out of memory) or the arguments cannot be used.
+// sep_bkg_global, sep_bkg_free...) take. threads <= 0: one per core. Tiles of more than
+// tile_statistics::kLargestExactTile pixels go to one plain sep_background call. Throws
+// CalibrationError (calibrate.h) when SEP fails (retryable only when it ran out of memory) or
+// the arguments cannot be used.
 sep_support::Background model_background(const Image& image, const std::vector<std::uint8_t>* mask,
                                          int box_w, int box_h, int filter_w, int filter_h,
                                          double fthresh, int threads);

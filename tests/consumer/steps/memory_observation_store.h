@@ -3,6 +3,7 @@
 // records it stages, kept for the test to inspect. Same interface as the SQL store, so the
 // adapters run unchanged without MariaDB.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -99,7 +100,9 @@ class MemoryObservationStore : public ObservationStore {
   std::vector<FrameQualityRow> frame_quality(std::uint64_t observation_id) override { return quality[observation_id]; }
   TemplateSources template_sources(std::uint64_t observation_id) override { return sources[observation_id]; }
   std::vector<GoodFrame> good_frames(std::uint64_t observation_id) override { return good[observation_id]; }
-  std::vector<RawFlux> raw_fluxes(std::uint64_t observation_id) override { return fluxes[observation_id]; }
+  void each_raw_flux(std::uint64_t observation_id, const std::function<void(const RawFlux&)>& visit) override {
+    for (const auto& r : fluxes[observation_id]) visit(r);
+  }
   std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) override { return curves[observation_id]; }
   std::optional<SkyPointing> pointing(std::uint64_t observation_id) override {
     const auto it = pointings.find(observation_id);

@@ -1,0 +1,58 @@
+#include "consumer/steps/master_cache.h"
+
+#include "pipeline/fits_io.h"
+
+namespace tianyu::consumer::steps {
+namespace {
+
+std::size_t bytes_of(const pipeline::Image& image) { return image.pixels.size() * sizeof(float); }
+
+}  // namespace
+
+std::shared_ptr<const pipeline::Image> MasterCache::image(const std::filesystem::path& path) {
+  const std::string key = path.string();
+  // Outside the lock: a stat, and on a miss the read, so two workers read two masters at once.
+  const Identity identity{std::filesystem::file_size(path), std::filesystem::last_write_time(path)};
+  {
+    std::lock_guard guard(lock_);
+    const auto found = entries_.find(key);
+    if (found != entries_.end() && found->second.identity == identity) {
+      found->second.last_used = ++clock_;
+      return found->second.image;
+    }
+  }
+  auto image = std::make_shared<const pipeline::Image>(pipeline::read_fits(path).image);
+  // The file may have changed while it was read: kept under the identity seen after the read.
+  const Identity after{std::filesystem::file_size(path), std::filesystem::last_write_time(path)};
+  std::lock_guard guard(lock_);
+  ++reads_;
+  if (after == identity) keep(key, Entry{identity, image, ++clock_});
+  return image;
+}
+
+void MasterCache::keep(const std::string& key, Entry entry) {
+  entries_.erase(key);
+  std::size_t held = bytes_of(*entry.image);
+  for (const auto& [k, e] : entries_) held += bytes_of(*e.image);
+  while (held > capacity_bytes_ && !entries_.empty()) {
+    auto oldest = entries_.begin();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second.last_used < oldest->second.last_used) oldest = it;
+    }
+    held -= bytes_of(*oldest->second.image);
+    entries_.erase(oldest);
+  }
+  if (bytes_of(*entry.image) <= capacity_bytes_) entries_.emplace(key, std::move(entry));
+}
+
+std::size_t MasterCache::reads() const {
+  std::lock_guard guard(lock_);
+  return reads_;
+}
+
+MasterCache& master_cache() {
+  static MasterCache cache(std::size_t{1} << 30);
+  return cache;
+}
+
+}  // namespace tianyu::consumer::steps
