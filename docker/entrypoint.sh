@@ -69,12 +69,31 @@ wait_for() {
   log "$what is up"
 }
 
+# Runs `command` (idempotent) and runs it again, every 2 s up to TIANYU_WAIT_S, while it fails
+# with a client-side connection error (MariaDB error 2000-2099): a container network's DNS can
+# miss a lookup under load ("Unknown server host 'mariadb' (-3)", a temporary failure). Any
+# other failure (bad input) is final at once.
+retry_connection() {
+  local deadline=$(( $(date +%s) + wait_s )) out status
+  while true; do
+    out=$("$@" 2>&1) && { printf '%s\n' "$out"; return 0; }
+    status=$?
+    if [[ $out != *"(MariaDB error 20"[0-9][0-9]* ]] || (( $(date +%s) >= deadline )); then
+      printf '%s\n' "$out" >&2
+      return "$status"
+    fi
+    log "connection failure, retrying: ${out##*$'\n'}"
+    sleep 2
+  done
+}
+
 register_site() {
   : "${TIANYU_SITE:?set TIANYU_SITE (the site this deployment serves)}"
   : "${TIANYU_SITE_ROOT:?set TIANYU_SITE_ROOT (the site root as the consumers see it)}"
-  "$bin/tianyu-publish" --config "$config_dir/publisher.json" site add "$TIANYU_SITE" --root "$TIANYU_SITE_ROOT"
+  retry_connection "$bin/tianyu-publish" --config "$config_dir/publisher.json" site add "$TIANYU_SITE" \
+    --root "$TIANYU_SITE_ROOT"
   for group in ${TIANYU_SITE_GROUPS:-general}; do
-    "$bin/tianyu-publish" --config "$config_dir/publisher.json" group add --site "$TIANYU_SITE" "$group"
+    retry_connection "$bin/tianyu-publish" --config "$config_dir/publisher.json" group add --site "$TIANYU_SITE" "$group"
   done
 }
 
