@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "pipeline/image.h"
@@ -36,6 +37,8 @@ class MasterCache {
     std::shared_ptr<const pipeline::Image> image;
     std::uint64_t last_used = 0;
   };
+  static std::size_t bytes_of(const pipeline::Image& image);
+  static std::optional<Identity> identity_of(const std::filesystem::path& path);
   void keep(const std::string& key, Entry entry);
 
   const std::size_t capacity_bytes_;
