@@ -80,7 +80,7 @@ endif()
 tianyu_find_c_library(rabbitmq amqp.h "rabbitmq;rabbitmq.4;librabbitmq.4" librabbitmq-dev)
 tianyu_find_c_library(mysqlcppconn cppconn/driver.h "mysqlcppconn;mysqlcppconn8" libmysqlcppconn-dev)
 tianyu_find_c_library(cfitsio fitsio.h cfitsio libcfitsio-dev)
-tianyu_find_c_library(sep sep.h sep libsep-dev)
+include(TianyuSep)  # tianyu::sep: SEP built from its vendored release, or Debian's libsep
 
 find_package(nlohmann_json 3.10 CONFIG QUIET)
 tianyu_require_found(nlohmann_json_FOUND "nlohmann/json >= 3.10" nlohmann-json3-dev)

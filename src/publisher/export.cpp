@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "common/light_curve_rows.h"
 #include "common/platform.h"
 #include "pipeline/geometry.h"
 #include "pipeline/robust_stats.h"
@@ -347,31 +348,20 @@ ExportReport export_observation(db::Connection& c, const ExportOptions& o) {
   std::map<std::uint64_t, std::pair<double, double>> position;
   for (const auto& r : sources) position[r.u64(0)] = {r.f64(1), r.f64(2)};
   std::map<std::uint64_t, std::vector<Point>> curves;
-  std::unique_ptr<AtomicFile> file;
-  std::uint64_t current = 0;
-  const auto finish = [&] {
-    if (file) {
-      file->commit();
-      ++report.light_curves;
+  const auto optional_cell = [](const std::optional<double>& v) { return v ? fmt::format("{:.10g}", *v) : std::string(); };
+  lightcurves::each_source(c, o.observation_id, {}, [&](std::uint64_t source, const std::vector<lightcurves::Point>& points) {
+    AtomicFile file(o.out / "lightcurves" / fmt::format("{}.csv", source));
+    auto& out = file.stream();
+    out << "bjd_tdb,rel_flux,rel_flux_err,frame,flags,airmass,fwhm_px,background_adu,transparency,x_px,y_px\n";
+    const auto [x, y] = position[source];
+    for (const auto& p : points) {
+      out << fmt::format("{:.7f}", p.bjd_tdb) << ',' << optional_cell(p.rel_flux) << ',' << optional_cell(p.rel_flux_err)
+          << ',' << frame_index[p.frame_id] << ',' << p.flags << ',' << systematics_cells(frames, p.frame_id, x, y) << '\n';
+      if (p.rel_flux && p.flags == 0) curves[source].push_back({p.bjd_tdb, *p.rel_flux, p.rel_flux_err.value_or(0)});
     }
-    file.reset();
-  };
-  for (const auto& r : c.query("SELECT source_id, frame_id, bjd_tdb, rel_flux, rel_flux_err, flags FROM light_curve "
-                               "WHERE observation_id = ? ORDER BY source_id, bjd_tdb",
-                               {o.observation_id})) {
-    const auto source = r.u64(0);
-    if (!file || source != current) {
-      finish();
-      current = source;
-      file = std::make_unique<AtomicFile>(o.out / "lightcurves" / fmt::format("{}.csv", source));
-      file->stream() << "bjd_tdb,rel_flux,rel_flux_err,frame,flags,airmass,fwhm_px,background_adu,transparency,x_px,y_px\n";
-    }
-    file->stream() << fmt::format("{:.7f}", r.f64(2)) << ',' << cell(r, 3) << ',' << cell(r, 4) << ','
-                   << frame_index[r.u64(1)] << ',' << r.i64(5) << ','
-                   << systematics_cells(frames, r.u64(1), position[source].first, position[source].second) << '\n';
-    if (!r.is_null(3) && r.i64(5) == 0) curves[source].push_back({r.f64(2), r.f64(3), r.f64(4)});
-  }
-  finish();
+    file.commit();
+    ++report.light_curves;
+  });
   export_night(c, o, frames, report);
   for (const auto& [x, y] : o.plot_near) {
     const db::Row* nearest = nearest_source(sources, x, y);

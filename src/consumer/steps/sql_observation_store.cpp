@@ -8,6 +8,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "common/db.h"
+#include "consumer/steps/light_curve_query.h"
 #include "consumer/steps/observation_store.h"
 #include "consumer/steps/registry.h"
 
@@ -162,18 +163,7 @@ class SqlObservationStore : public ObservationStore {
   }
 
   std::vector<SourceLightCurve> light_curves(std::uint64_t observation_id) override {
-    std::vector<SourceLightCurve> out;
-    for (const auto& r : db_.query(
-             "SELECT source_id, bjd_tdb, rel_flux, rel_flux_err FROM light_curve WHERE observation_id = ? AND flags = 0 "
-             "AND rel_flux IS NOT NULL AND rel_flux > 0 ORDER BY source_id, bjd_tdb",
-             {observation_id})) {
-      if (out.empty() || out.back().source_id != r.u64(0)) out.push_back({r.u64(0), {}});
-      auto& c = out.back().curve;
-      c.time.push_back(r.f64(1));
-      c.flux.push_back(r.f64(2));
-      c.flux_err.push_back(r.f64(3));
-    }
-    return out;
+    return read_light_curves(db_, observation_id);
   }
 
   std::optional<SkyPointing> pointing(std::uint64_t observation_id) override {
