@@ -177,8 +177,30 @@ bool DbError::connection_lost() const noexcept {
   }
 }
 
+bool DbError::server_short_of_resources() const noexcept {
+  switch (code_) {
+    case 1021:  // ER_DISK_FULL
+    case 1037:  // ER_OUTOFMEMORY
+    case 1038:  // ER_OUT_OF_SORTMEMORY
+    case 1040:  // ER_CON_COUNT_ERROR: too many connections
+    case 1041:  // ER_OUT_OF_RESOURCES
+    case 1114:  // ER_RECORD_FILE_FULL: InnoDB's answer when its disk is full
+    case 1135:  // ER_CANT_CREATE_THREAD
+      return true;
+    default:
+      break;
+  }
+  // A file the server could not write (EE_WRITE 3, ER_ERROR_ON_WRITE 1026, an engine's errno
+  // 1030): short of space only when the errno says so; another errno is a fault to look at.
+  const std::string_view m = what();
+  for (const char* full : {"Errcode: 28 ", "errno: 28 ", "Errcode: 122 ", "errno: 122 "}) {
+    if (m.find(full) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 bool DbError::retryable() const noexcept {
-  return connection_lost() || code_ == 1213 || code_ == 1205;
+  return connection_lost() || code_ == 1213 || code_ == 1205 || server_short_of_resources();
 }
 
 // ---------------------------------------------------------------------------- Row

@@ -32,9 +32,14 @@ class DbError : public Error {
   const std::string& sqlstate() const noexcept { return sqlstate_; }
   // Server gone, connection lost or refused: reconnect, then redo the transaction.
   bool connection_lost() const noexcept;
+  // The server short of disk (its data or temporary directory full, ENOSPC or EDQUOT in the
+  // message of a write error), memory, threads or connections: it passes once the operator
+  // frees what is short. A night waits for it instead of failing (nothing was committed).
+  bool server_short_of_resources() const noexcept;
   // Also deadlock (1213) and lock wait timeout (1205): retry the whole transaction.
   bool retryable() const noexcept override;
-  bool transient_resource() const noexcept override { return retryable(); }  // lost, deadlocked
+  // Lost, deadlocked or short of resources: retried without spending an attempt.
+  bool transient_resource() const noexcept override { return retryable(); }
 
  private:
   int code_;

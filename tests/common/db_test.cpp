@@ -164,6 +164,47 @@ TEST_F(LiveDb, LostSessionIsRetryableAndReconnectRecovers) {
   EXPECT_EQ(victim.query_one("SELECT 6 * 7").i64(0), 42);
 }
 
+// The server's answer when a table cannot grow (InnoDB gives 1114 when its disk is full): a
+// MEMORY table held to 16 KiB fills the same way on loopback.
+TEST_F(LiveDb, AFullTableIsATransientResourceFault) {
+  Connection c(scratch_->settings());
+  c.execute("SET SESSION max_heap_table_size = 16384");
+  c.execute("CREATE TABLE heap_full (id INT PRIMARY KEY, pad CHAR(200)) ENGINE=MEMORY");
+  try {
+    for (std::int64_t i = 0; i < 100000; ++i) c.execute("INSERT INTO heap_full VALUES (?, 'x')", {i});
+    FAIL() << "a 16 KiB MEMORY table took 100,000 rows";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.code(), 1114) << e.what();
+    EXPECT_TRUE(e.server_short_of_resources()) << e.what();
+    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.transient_resource());
+  }
+}
+
+// What MariaDB 10.11 said when its temporary directory filled up during a night (a sort's
+// temporary table): the write error carries the errno, which alone tells a full disk (28,
+// ENOSPC; 122, EDQUOT) from a fault that waiting does not mend (13, EACCES).
+TEST(Db, AWriteErrorIsTransientOnlyWhenTheDiskIsFull) {
+  const auto error = [](int code, const std::string& detail) {
+    return DbError(code, "HY000", "SELECT source_id FROM light_curve ...: " + detail + " (MariaDB error " +
+                                      std::to_string(code) + ", SQLSTATE HY000)");
+  };
+  const auto full = error(3, "Error writing file '/tmp/#sql/fd=602' (Errcode: 28 \"No space left on device\")");
+  EXPECT_TRUE(full.server_short_of_resources());
+  EXPECT_TRUE(full.retryable());
+  EXPECT_TRUE(full.transient_resource());
+  EXPECT_FALSE(full.connection_lost());
+  EXPECT_TRUE(error(1030, "Got error 122 \"Disk quota exceeded\" from storage engine InnoDB (errno: 122 \"Disk quota "
+                          "exceeded\")").retryable());
+  EXPECT_TRUE(error(1021, "Disk full (/var/tmp/#sql_1.MAI); waiting for someone to free some space...").retryable());
+  const auto denied = error(3, "Error writing file '/tmp/#sql/fd=602' (Errcode: 13 \"Permission denied\")");
+  EXPECT_FALSE(denied.server_short_of_resources());
+  EXPECT_FALSE(denied.retryable());
+  EXPECT_FALSE(error(1062, "Duplicate entry '1' for key 'PRIMARY'").transient_resource());
+  // An errno that merely starts with 28 is not ENOSPC.
+  EXPECT_FALSE(error(3, "Error writing file 'x' (Errcode: 280 \"Unknown error 280\")").retryable());
+}
+
 TEST(Db, RefusedConnectionIsRetryableAndNamesTheServer) {
   Settings s;
   s.host = "127.0.0.1";
