@@ -92,10 +92,12 @@ done
 echo
 
 one=${wall[${consumer_counts[0]}]}
+# SEP inside the consumer (cmake/TianyuSep.cmake) or Debian's shared libsep: a quarter apart.
+sep_build=$(ldd "$build/bin/tianyu-consumer" | grep -q 'libsep\.so' && echo "Debian shared" || echo "vendored static")
 {
   echo "{"
   echo "  \"frames\": $frames, \"size\": \"2048x2048\", \"field\": \"$field\", \"calibration_frames\": 10, \"sources\": $sources, \"workers_per_consumer\": $workers, \"cores\": $(nproc),"
-  echo "  \"simulate_s\": $sim, \"copy_raw_s_io_floor\": $copy,"
+  echo "  \"sep\": \"$sep_build\", \"simulate_s\": $sim, \"copy_raw_s_io_floor\": $copy,"
   for n in "${consumer_counts[@]}"; do
     echo "  \"pipeline_s_${n}_consumers\": ${wall[$n]}, \"s_per_frame_${n}_consumers\": $(awk -v a="${wall[$n]}" -v f="$frames" 'BEGIN { printf "%.3f", a / f }'), \"speedup_${n}_consumers\": $(awk -v a="$one" -v b="${wall[$n]}" 'BEGIN { printf "%.2f", a / b }'),"
   done
