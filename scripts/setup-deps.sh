@@ -36,8 +36,10 @@ packages=(
   # the operators' web page (tianyu-web) and its test in a real headless browser
   libcpp-httplib-dev chromium
   # the site deployment brought up in containers without a registry (tests/docker)
-  # (netavark and aardvark-dns: podman's network backend in which service names resolve)
-  podman buildah podman-compose debootstrap runc uidmap slirp4netns netavark aardvark-dns
+  # (netavark and aardvark-dns: podman's network backend in which service names resolve;
+  # netavark programs the containers' network with iptables, which a minimal Debian lacks:
+  # without it every container on a network stays "Created", "netavark: No such file or directory")
+  podman buildah podman-compose debootstrap runc uidmap slirp4netns netavark aardvark-dns iptables
 )
 if [[ "${1:-}" == "--reference-peers" ]]; then
   packages+=(python3-sep)

@@ -55,6 +55,14 @@ probe_engine() {
     bash "$ROOT/scripts/make-base-image.sh" --engine "$engine" --tag "$base_image" 2> "$STATE/base.log" \
       || skip "could not make the base image $base_image: $(tail -3 "$STATE/base.log" | tr '\n' ' ')"
   fi
+  choose_runtime
+}
+# The site's containers share a network: one that cannot join it stays "Created" for good.
+probe_network() {
+  "$engine" run --rm "$base_image" true > "$STATE/probe.log" 2>&1 \
+    || die "$engine runs containers here but cannot put one on a network$(runtime_note): $(tail -2 "$STATE/probe.log" | tr '\n' ' ')(netavark needs iptables: scripts/setup-deps.sh installs it)"
+}
+choose_runtime() {
   if [[ $engine != podman || -n ${CONTAINERS_CONF:-} ]]; then
     try_container || skip "$engine cannot run a container here: $(tail -2 "$STATE/probe.log" | tr '\n' ' ')"
     return 0
@@ -227,6 +235,7 @@ container_of() {  # the first container of compose service $1
 
 site_up() {
   local services=(mariadb rabbitmq migrate manager consumer-general consumer-bigram) started=$SECONDS migrate code
+  probe_network
   mkdir -p "$site_root_host"
   # The daemons run as uid 10001 (the image's tianyu user): they write products under the root.
   [[ $EUID -eq 0 ]] && chown 10001 "$site_root_host"
