@@ -457,6 +457,20 @@ rmq_status() {
   fi
 }
 
+# The default ports lie in Linux's range of outgoing connections' source ports (32768-60999):
+# a session given 56720 as its source port made a restarted broker fail to listen (eaddrinuse,
+# CI of cf28033). Reserving them keeps the kernel from handing them out; listeners still bind.
+# Only where we may (root, a writable /proc); elsewhere nothing changes.
+reserve_listen_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current port
+  [[ -w $file ]] || return 0
+  current=$(cat "$file" 2> /dev/null) || return 0
+  for port in "$DB_PORT" "$BROKER_PORT" "$DIST_PORT" "$OWN_EPMD_PORT" "$TLS_PORT"; do
+    current=${current:+$current,}$port
+  done
+  echo "$current" > "$file" 2> /dev/null || true
+}
+
 # ---------------------------------------------------------------- main
 
 exec 9> "$RUN/services.lock"
@@ -465,6 +479,7 @@ flock 9
 
 case "${1:-}" in
   start)
+    reserve_listen_ports
     db_start
     rmq_start
     write_env
@@ -485,6 +500,7 @@ case "${1:-}" in
     exit $rc
     ;;
   restart)
+    reserve_listen_ports
     case "${2:-}" in
       mariadb) db_stop; db_start ;;
       rabbitmq) rmq_stop; rmq_start ;;
